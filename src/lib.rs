@@ -1,0 +1,40 @@
+//! # volfit — implied-volatility surface calibration
+//!
+//! volfit turns option quotes into implied volatilities, fits smile models to them and exposes
+//! the result as a smooth, arbitrage-checked surface.
+//!
+//! ## Notation (used throughout the crate)
+//!
+//! | symbol | meaning |
+//! |---|---|
+//! | `F`, `K`, `T` | forward, strike, time to expiry in years |
+//! | `x = ln(F/K)` | log forward moneyness as in Black's formula; `k = ln(K/F) = −x` in smiles |
+//! | `σ`, `s = σ√T` | implied (lognormal) volatility and total volatility |
+//! | `w = σ²T` | total implied variance |
+//! | `θ` | `+1` call, `−1` put |
+//! | `b = V/√(FK)` | normalised undiscounted Black price |
+//!
+//! All prices are **undiscounted** (forward premiums) unless a name says otherwise.
+//!
+//! ## Layers
+//! * [`black`] — Black-76 and Bachelier prices, greeks and implied volatility to machine
+//!   precision (Jäckel's *Let's Be Rational*), scalar, batched and parallel.
+//!
+//! ```
+//! use volfit::{black_price, implied_vol, OptionKind};
+//! let price = black_price(OptionKind::Call, 100.0, 110.0, 0.5, 0.25);
+//! let vol = implied_vol(OptionKind::Call, price, 100.0, 110.0, 0.5)?;
+//! assert!((vol - 0.25).abs() < 1e-15);
+//! # Ok::<(), volfit::Error>(())
+//! ```
+
+pub mod black;
+mod error;
+
+pub use black::{Greeks, ImpliedVolError, OptionKind, black_greeks, black_price, implied_vol};
+pub use error::Error;
+
+/// The README's code blocks, compiled and run as doctests so the README cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

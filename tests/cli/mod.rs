@@ -1,0 +1,23 @@
+//! The `volfit` binary, run as a user would.
+mod iv;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+/// Runs `volfit ARGS` with `stdin` piped in.
+pub fn volfit(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_volfit"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn volfit");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
