@@ -19,6 +19,11 @@
 //! ## Layers
 //! * [`black`] — Black-76 and Bachelier prices, greeks and implied volatility to machine
 //!   precision (Jäckel's *Let's Be Rational*), scalar, batched and parallel.
+//! * [`quotes`] — chain readers (Deribit CSV/JSON and raw order book, CBOE, OptionMetrics,
+//!   implied-vol tables, a generic CSV), a row-by-row [`IngestReport`], put–call-parity
+//!   forwards.
+//! * [`slice`](mod@slice) — per-expiry [`SmileSlice`]s: time to expiry, forward, filtered bid/mid/ask
+//!   implied vols and weights.
 //!
 //! ```
 //! use volfit::{black_price, implied_vol, OptionKind};
@@ -30,9 +35,13 @@
 
 pub mod black;
 mod error;
+pub mod quotes;
+pub mod slice;
 
 pub use black::{Greeks, ImpliedVolError, OptionKind, black_greeks, black_price, implied_vol};
 pub use error::Error;
+pub use quotes::{Chain, Format, IngestReport, OptionQuote, read_chain};
+pub use slice::SmileSlice;
 
 /// The README's code blocks, compiled and run as doctests so the README cannot rot.
 #[cfg(doctest)]

@@ -8,3 +8,5 @@ mod common;
 
 mod black;
 mod cli;
+mod quotes;
+mod slice;
