@@ -22,6 +22,8 @@
 //! * [`quotes`] — chain readers (Deribit CSV/JSON and raw order book, CBOE, OptionMetrics,
 //!   implied-vol tables, a generic CSV), a row-by-row [`IngestReport`], put–call-parity
 //!   forwards.
+//! * [`fit`] — the least-squares engine: Levenberg–Marquardt as an argmin solver (Moré's
+//!   trust region, QR, projected bounds) and argmin's BFGS / L-BFGS, chosen by [`fit::Optimizer`].
 //! * [`slice`](mod@slice) — per-expiry [`SmileSlice`]s: time to expiry, forward, filtered bid/mid/ask
 //!   implied vols and weights.
 //!
@@ -35,6 +37,7 @@
 
 pub mod black;
 mod error;
+pub mod fit;
 pub mod quotes;
 pub mod slice;
 

@@ -8,5 +8,6 @@ mod common;
 
 mod black;
 mod cli;
+mod fit;
 mod quotes;
 mod slice;

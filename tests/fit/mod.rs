@@ -1,0 +1,2 @@
+mod lm;
+mod nist;
