@@ -38,11 +38,13 @@
 pub mod black;
 mod error;
 pub mod fit;
+pub mod models;
 pub mod quotes;
 pub mod slice;
 
 pub use black::{Greeks, ImpliedVolError, OptionKind, black_greeks, black_price, implied_vol};
 pub use error::Error;
+pub use fit::{Fit, FitOptions, FitReport, fit_svi};
 pub use quotes::{Chain, Format, IngestReport, OptionQuote, read_chain};
 pub use slice::SmileSlice;
 

@@ -9,5 +9,6 @@ mod common;
 mod black;
 mod cli;
 mod fit;
+mod models;
 mod quotes;
 mod slice;

@@ -16,9 +16,15 @@ pub mod linalg;
 pub mod lm;
 pub mod pool;
 pub mod quasi_newton;
+pub mod smile;
+pub mod ssvi;
+pub mod svi;
 pub mod views;
 
 pub use lm::LevenbergMarquardt;
+pub use smile::{Fit, FitOptions, FitReport, Objective};
+pub use ssvi::{fit_essvi, fit_ssvi};
+pub use svi::{fit_svi, fit_svi_from};
 pub use views::{JacobianMatrix, ParamVector, ResidualVector};
 
 use argmin::core::{Executor, Jacobian, Operator, State, TerminationReason, TerminationStatus};

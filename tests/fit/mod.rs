@@ -1,2 +1,3 @@
 mod lm;
 mod nist;
+mod svi;
