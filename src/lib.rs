@@ -44,7 +44,9 @@ pub mod slice;
 
 pub use black::{Greeks, ImpliedVolError, OptionKind, black_greeks, black_price, implied_vol};
 pub use error::Error;
-pub use fit::{Fit, FitOptions, FitReport, fit_svi};
+pub use fit::{Fit, FitOptions, FitReport, fit_sabr, fit_svi};
+pub use models::sabr::Sabr;
+pub use models::svi::Svi;
 pub use quotes::{Chain, Format, IngestReport, OptionQuote, read_chain};
 pub use slice::SmileSlice;
 

@@ -199,9 +199,24 @@ pub struct ExcludedQuote {
     pub line: u64,
 }
 
+/// The quoting convention of a slice's vols.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VolConvention {
+    /// Black (lognormal) implied vols; `k = ln(K/F)`.
+    #[default]
+    Lognormal,
+    /// Bachelier (normal) implied vols in price units per √year (e.g. `0.0071` = 71 bp);
+    /// `k = K − F`.
+    Normal,
+}
+
 /// One expiry's market smile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SmileSlice {
+    /// How the vols are quoted (Black unless built by [`SmileSlice::from_normal_vols`]).
+    #[serde(default)]
+    pub convention: VolConvention,
     /// Expiry instant, when known.
     pub expiry: Option<DateTime<Utc>>,
     /// Time to expiry in years.
@@ -225,6 +240,14 @@ pub enum SliceError {
     /// Time, forward, a strike or a vol is not finite and positive.
     #[error("{what} must be finite and positive, got {value}")]
     NonPositive {
+        /// Which input.
+        what: &'static str,
+        /// Its value.
+        value: f64,
+    },
+    /// A forward or strike is not finite.
+    #[error("{what} must be finite, got {value}")]
+    NonFinite {
         /// Which input.
         what: &'static str,
         /// Its value.
@@ -286,6 +309,76 @@ impl SmileSlice {
         }
         points.sort_by(|a, b| a.strike.total_cmp(&b.strike));
         Ok(SmileSlice {
+            convention: VolConvention::Lognormal,
+            expiry: None,
+            t,
+            forward,
+            discount: 1.0,
+            forward_source: ForwardSource::User,
+            points,
+            excluded: Vec::new(),
+        })
+    }
+
+    /// A slice of normal (Bachelier) vols from (strike, normal vol) pairs: unit weights, no
+    /// bid/ask, discount 1. Forward and strikes may take any sign (rates); `k = K − F`.
+    ///
+    /// # Errors
+    /// [`SliceError`] if `t` or a vol is not finite and positive, the forward or a strike is
+    /// not finite, or there are no quotes.
+    ///
+    /// ```
+    /// use volfit::SmileSlice;
+    /// use volfit::slice::VolConvention;
+    /// let s = SmileSlice::from_normal_vols(1.0, 0.0184, &[(0.0084, 0.0056), (0.0184, 0.0071)])?;
+    /// assert_eq!(s.convention, VolConvention::Normal);
+    /// assert!((s.points[0].k + 0.01).abs() < 1e-15);
+    /// # Ok::<(), volfit::slice::SliceError>(())
+    /// ```
+    pub fn from_normal_vols(
+        t: f64,
+        forward: f64,
+        quotes: &[(f64, f64)],
+    ) -> Result<SmileSlice, SliceError> {
+        let pos = |what: &'static str, value: f64| {
+            if value.is_finite() && value > 0.0 {
+                Ok(())
+            } else {
+                Err(SliceError::NonPositive { what, value })
+            }
+        };
+        let finite = |what: &'static str, value: f64| {
+            if value.is_finite() {
+                Ok(())
+            } else {
+                Err(SliceError::NonFinite { what, value })
+            }
+        };
+        pos("time to expiry", t)?;
+        finite("forward", forward)?;
+        if quotes.is_empty() {
+            return Err(SliceError::Empty);
+        }
+        let mut points = Vec::with_capacity(quotes.len());
+        for &(strike, vol) in quotes {
+            finite("strike", strike)?;
+            pos("vol", vol)?;
+            let kind = OptionKind::otm(forward, strike);
+            points.push(SmilePoint {
+                strike,
+                k: strike - forward,
+                kind,
+                bid_iv: None,
+                mid_iv: vol,
+                ask_iv: None,
+                weight: 1.0,
+                vega: crate::black::bachelier_greeks(kind, forward, strike, t, vol).vega,
+                line: None,
+            });
+        }
+        points.sort_by(|a, b| a.strike.total_cmp(&b.strike));
+        Ok(SmileSlice {
+            convention: VolConvention::Normal,
             expiry: None,
             t,
             forward,
@@ -621,6 +714,7 @@ fn build_one(
     set_weights(&mut points, opts.weighting);
     report.quotes_used += points.len();
     Ok(SmileSlice {
+        convention: VolConvention::Lognormal,
         expiry: Some(expiry),
         t,
         forward,

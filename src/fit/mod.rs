@@ -1,7 +1,7 @@
 //! The least-squares engine every fit in volfit runs on.
 //!
-//! * [`LevenbergMarquardt`] — an argmin [`Solver`](argmin::core::Solver): Moré-scaled,
-//!   QR-based, Nielsen-damped, with projected box bounds ([`lm`]).
+//! * [`LevenbergMarquardt`] — an argmin [`Solver`](argmin::core::Solver): scaled,
+//!   QR-based Moré (1978) trust region, with projected box bounds ([`lm`]).
 //! * BFGS and L-BFGS — argmin's own, with More–Thuente line search, on `½‖r‖²` with gradient
 //!   `Jᵀr` ([`quasi_newton`]).
 //! * [`least_squares`] — one call that runs a problem under the [`Optimizer`] chosen, inside
@@ -16,13 +16,15 @@ pub mod linalg;
 pub mod lm;
 pub mod pool;
 pub mod quasi_newton;
+pub mod sabr;
 pub mod smile;
 pub mod ssvi;
 pub mod svi;
 pub mod views;
 
 pub use lm::LevenbergMarquardt;
-pub use smile::{Fit, FitOptions, FitReport, Objective};
+pub use sabr::{fit_sabr, fit_sabr_from, sabr_initial_guess};
+pub use smile::{Fit, FitOptions, FitReport, Objective, SabrBeta, SabrOptions};
 pub use ssvi::{fit_essvi, fit_ssvi};
 pub use svi::{fit_svi, fit_svi_from};
 pub use views::{JacobianMatrix, ParamVector, ResidualVector};

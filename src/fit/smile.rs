@@ -2,6 +2,7 @@
 //! definitions over a [`SmileSlice`].
 
 use super::Optimizer;
+use crate::models::sabr::SabrExpansion;
 use crate::slice::SmileSlice;
 use serde::{Deserialize, Serialize};
 
@@ -42,10 +43,37 @@ pub struct FitOptions {
     pub max_iters: u64,
     /// Enforce absence of butterfly arbitrage (default on).
     pub no_arbitrage: bool,
-    /// SABR's `β`; `None` for the default (1 for lognormal smiles).
-    pub sabr_beta: Option<f64>,
-    /// SABR: solve `α` from the ATM vol and fit `(ρ, ν)` only.
-    pub sabr_alpha_from_atm: bool,
+    /// SABR settings ([`crate::fit_sabr`]).
+    pub sabr: SabrOptions,
+}
+
+/// SABR's `β`: fixed or fitted.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SabrBeta {
+    /// 1 for Black-vol slices (equity, crypto), 0.5 for normal-vol slices (rates).
+    #[default]
+    Default,
+    /// Fixed at this value in `[0, 1]`.
+    Fixed(f64),
+    /// Fitted with the other parameters, within `[0, 1]`.
+    Fitted,
+}
+
+/// How [`crate::fit_sabr`] fits.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct SabrOptions {
+    /// `β`.
+    pub beta: SabrBeta,
+    /// The implied-vol expansion; `None`: Hagan's lognormal for Black-vol slices, the normal
+    /// expansion for normal-vol slices. Model vols are converted exactly (through the price)
+    /// when the expansion's convention differs from the slice's.
+    pub expansion: Option<SabrExpansion>,
+    /// Shift `b ≥ 0` (shifted SABR on `F + b`).
+    pub shift: f64,
+    /// Solve `α` from the at-the-money vol (the cubic of the at-the-money formula) and fit
+    /// `(ρ, ν)` (and `β` if fitted) only.
+    pub alpha_from_atm: bool,
 }
 
 impl Default for FitOptions {
@@ -55,8 +83,7 @@ impl Default for FitOptions {
             objective: Objective::default(),
             max_iters: 300,
             no_arbitrage: true,
-            sabr_beta: None,
-            sabr_alpha_from_atm: false,
+            sabr: SabrOptions::default(),
         }
     }
 }
@@ -91,6 +118,10 @@ pub struct FitReport {
     pub termination: String,
     /// The optimiser used.
     pub optimizer: Optimizer,
+    /// Strike intervals where the fitted density is negative (SABR's density scan; empty for
+    /// arbitrage-free fits).
+    #[serde(default)]
+    pub negative_density: Vec<[f64; 2]>,
 }
 
 /// A fitted model and its report.

@@ -342,6 +342,7 @@ fn slice_report(
             "not converged".into()
         },
         optimizer: opts.optimizer,
+        negative_density: Vec::new(),
     }
 }
 

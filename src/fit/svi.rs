@@ -537,6 +537,11 @@ pub fn fit_svi_from(
 ) -> Result<Fit<Svi>, FitError> {
     let clock = Instant::now();
     let t = slice.t;
+    if slice.convention != crate::slice::VolConvention::Lognormal {
+        return Err(FitError::Invalid(
+            "SVI fits Black-vol slices; this slice holds normal vols".into(),
+        ));
+    }
     let pts = Points::new(slice);
     if pts.len() < 5 {
         return Err(FitError::TooFewPoints {
@@ -668,6 +673,7 @@ pub fn fit_svi_from(
                 && min_g >= 0.0,
             termination,
             optimizer: opts.optimizer,
+            negative_density: Vec::new(),
         },
     })
 }

@@ -3,7 +3,10 @@
 //!
 //! * [`svi`] — raw, natural and jump-wings SVI (Gatheral & Jacquier 2014, §3).
 //! * [`ssvi`] — SSVI (power-law and Heston-like `φ`) and eSSVI slices (Hendriks & Martini 2019).
+//! * [`sabr`] — SABR: Hagan (2002) lognormal, Obłój (2008) and normal expansions, shifted.
 
+pub(crate) mod ad;
+pub mod sabr;
 pub mod ssvi;
 pub mod svi;
 

@@ -1,3 +1,4 @@
 mod lm;
 mod nist;
+mod sabr;
 mod svi;

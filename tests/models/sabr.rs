@@ -1,0 +1,299 @@
+//! SABR formulas against published numbers, identities and their own derivatives.
+use crate::common::{read_csv, shared_reference};
+use proptest::prelude::*;
+use volfit::models::SmileModel;
+use volfit::models::sabr::{Sabr, SabrExpansion};
+
+/// QuantLib `testSabrInterpolation`: 31 Hagan lognormal vols, F = 0.039, T = 1, α = 0.3,
+/// β = 0.6, ν = 0.02, ρ = 0.01; QuantLib's own tolerance is 1e-12.
+#[test]
+fn quantlib_hagan_vols() {
+    let rows = read_csv(&shared_reference("quantlib_sabr_interpolation_vols.csv"));
+    assert_eq!(rows.len(), 31);
+    let s = Sabr::new(0.039, 1.0, 0.3, 0.6, 0.01, 0.02).unwrap();
+    let mut worst: f64 = 0.0;
+    for r in &rows {
+        let k: f64 = r[0].parse().unwrap();
+        let want: f64 = r[1].parse().unwrap();
+        worst = worst.max((s.vol(k) - want).abs());
+    }
+    println!("QuantLib Hagan vols: worst |Δσ| = {worst:.1e}");
+    assert!(worst < 1e-12, "{worst}");
+}
+
+/// Le Floc'h & Kennedy (2014), S&P 500 smile regenerated from the reference parameters of
+/// expiry 0.479 (β = 1, f = 2016): the 12 "Reference" vols of `explicit_fit_sabr_0479_beta1.txt`
+/// in the paper's repository (github.com/fabienlefloch/explicit_sabr).
+#[test]
+fn lefloch_kennedy_spx_reference_smile() {
+    let s = Sabr::new(2016.0, 0.479, 0.255, 1.0, -0.370, 0.629).unwrap();
+    let published = [
+        (1008.0, 0.37884288275669287),
+        (1209.6, 0.34377695073916537),
+        (1411.2, 0.3144570820243975),
+        (1612.8, 0.2901453304101825),
+        (1814.4, 0.27071806664538084),
+        (1915.2, 0.26289906441165245),
+        (2016.0, 0.2563879506401287),
+        (2116.8, 0.251199582309137),
+        (2217.6, 0.2473162561484559),
+        (2419.2, 0.2431891444006864),
+        (2620.8, 0.24311279990804216),
+        (3024.0, 0.2506094629538411),
+    ];
+    for (k, want) in published {
+        let got = s.vol(k);
+        assert!((got - want).abs() < 2e-15, "K {k}: {got} vs {want}");
+        // β = 1: Obłój's expansion coincides with Hagan's.
+        let o = s.with_expansion(SabrExpansion::Obloj).vol(k);
+        assert!((o - want).abs() < 2e-15, "Obłój K {k}: {o} vs {want}");
+    }
+}
+
+/// Le Floc'h & Kennedy (2014) Tables 1 and 2 (`lefloch_kennedy_2014_misc_tables.csv`): the
+/// extreme-parameter at-the-money values, direct lognormal vs normal converted to Black, and the
+/// classic lognormal formula on Hagan's 2014 parameters. The paper prints 4 digits.
+#[test]
+fn lefloch_kennedy_misc_tables() {
+    let rows = read_csv(&shared_reference("lefloch_kennedy_2014_misc_tables.csv"));
+    let mut checked = 0;
+    for r in &rows {
+        let f = |i: usize| r[i].parse::<f64>().unwrap();
+        let (alpha, beta, rho, nu, fwd, t, k) = (f(1), f(2), f(3), f(4), f(5), f(6), f(7));
+        let (price, vol) = (f(9), f(10));
+        let method = r[8].as_str();
+        let s = Sabr::new(fwd, t, alpha, beta, rho, nu).unwrap();
+        let (got_price, got_vol) = match method {
+            "direct lognormal Hagan approx" => (s.call_price(k), s.vol(k)),
+            // LFK's "classic" lognormal formula (their eq. 5) is Obłój's form.
+            "classic Hagan lognormal" => {
+                let o = s.with_expansion(SabrExpansion::Obloj);
+                (o.call_price(k), o.vol(k))
+            }
+            "normal Hagan approx then converted to Black" => {
+                let n = s.with_expansion(SabrExpansion::Normal);
+                (n.call_price(k), n.black_vol(k).unwrap())
+            }
+            _ => continue, // PDE and Andersen–Brotherton-Ratcliffe values: other models.
+        };
+        println!("{method} K={k}: price {got_price:.4} ({price}), vol {got_vol:.4} ({vol})");
+        assert!(
+            (got_price - price).abs() < 6e-5 * price.max(1.0),
+            "{method}"
+        );
+        assert!((got_vol - vol).abs() < 6e-5, "{method}");
+        checked += 1;
+    }
+    assert_eq!(checked, 4);
+}
+
+/// At the money the ratio z/x(z) is 1 with no special case, and the limit is smooth: the vol
+/// at F·(1 ± 1e-9) differs from the ATM vol by the skew times the step.
+#[test]
+fn atm_limit_is_smooth() {
+    for e in [
+        SabrExpansion::Hagan,
+        SabrExpansion::Obloj,
+        SabrExpansion::Normal,
+    ] {
+        let s = Sabr::new(0.03, 2.0, 0.02, 0.5, -0.3, 0.4)
+            .unwrap()
+            .with_expansion(e);
+        let (v, d1, _) = s.vol_strike_derivatives(0.03);
+        for h in [1e-9, 1e-7, 1e-5] {
+            for sign in [-1.0, 1.0] {
+                let k = 0.03 * (1.0 + sign * h);
+                let lin = v + d1 * (k - 0.03);
+                assert!(
+                    (s.vol(k) - lin).abs() < 1e-13 + 10.0 * (h * 0.03).powi(2) * d1.abs() / 0.03,
+                    "{e:?} h {h}"
+                );
+            }
+        }
+    }
+}
+
+/// The at-the-money cubic inverts the at-the-money vol for every expansion.
+#[test]
+fn alpha_from_atm_inverts() {
+    for e in [
+        SabrExpansion::Hagan,
+        SabrExpansion::Obloj,
+        SabrExpansion::Normal,
+    ] {
+        for &(beta, rho, nu, t) in &[
+            (0.5, -0.3, 0.4, 2.0),
+            (1.0, 0.2, 1.5, 0.1),
+            (0.0, -0.9, 0.8, 10.0),
+        ] {
+            let s = Sabr::new(
+                0.04,
+                t,
+                0.01_f64.max(0.2 * 0.04_f64.powf(1.0 - beta)),
+                beta,
+                rho,
+                nu,
+            )
+            .unwrap()
+            .with_expansion(e);
+            let a = Sabr::alpha_from_atm(e, s.forward, 0.0, t, s.atm_vol(), beta, rho, nu).unwrap();
+            assert!(
+                (a / s.alpha - 1.0).abs() < 1e-13,
+                "{e:?} β {beta}: {a} vs {}",
+                s.alpha
+            );
+        }
+    }
+}
+
+/// Density from the strike derivatives integrates to one and reproduces the forward
+/// (∫q = 1, ∫K q = F) where the expansion is a good model (moderate ν²T).
+#[test]
+fn density_is_a_probability() {
+    for e in [SabrExpansion::Hagan, SabrExpansion::Obloj] {
+        let s = Sabr::new(100.0, 0.5, 0.25, 1.0, -0.4, 0.8)
+            .unwrap()
+            .with_expansion(e);
+        let (lo, hi, n) = (20.0, 400.0, 40_000);
+        let h = (hi - lo) / f64::from(n);
+        let (mut m0, mut m1) = (0.0, 0.0);
+        for i in 0..=n {
+            let k = lo + h * f64::from(i);
+            let w = if i == 0 || i == n { 0.5 } else { 1.0 };
+            let q = s.density(k);
+            m0 += w * q * h;
+            m1 += w * k * q * h;
+        }
+        // Mass outside [20, 400] from the call price and its slope at the ends.
+        let (c_lo, dc_lo, _) = s.call_strike_derivatives(lo);
+        let (_, dc_hi, _) = s.call_strike_derivatives(hi);
+        let mass = m0 + (1.0 + dc_lo) - dc_hi;
+        println!("{e:?}: ∫q = {m0:.8}, with tails {mass:.10}; ∫Kq = {m1:.6}, C(20) = {c_lo:.4}");
+        assert!((mass - 1.0).abs() < 1e-7, "{e:?} mass {mass}");
+        assert!(s.butterfly_scan().is_free());
+    }
+}
+
+/// Hagan's expansion has a negative density in the low-strike wing for long expiries with
+/// high vol of vol (the known defect): the scan finds and localises it.
+#[test]
+fn butterfly_scan_finds_the_hagan_defect() {
+    let s = Sabr::new(0.03, 10.0, 0.04, 0.5, -0.2, 0.6).unwrap();
+    let scan = s.butterfly_scan();
+    println!("{scan:?}");
+    assert!(!scan.is_free());
+    let [lo, hi] = scan.negative[0];
+    assert!(
+        lo < hi && hi < 0.03,
+        "negative density below the forward: {lo}..{hi}"
+    );
+    assert!(s.density(0.5 * (lo + hi)) < 0.0);
+}
+
+/// SmileModel view: w(k) is the Black total variance of the model price, for the normal
+/// expansion too (through the exact conversion), and its k-derivatives are exact.
+#[test]
+fn smile_model_view_matches_prices() {
+    for e in [SabrExpansion::Hagan, SabrExpansion::Normal] {
+        let s = Sabr::new(0.03, 1.5, 0.01, 0.5, -0.3, 0.5)
+            .unwrap()
+            .with_expansion(e);
+        for &k in &[-0.6, -0.1, 0.0, 0.05, 0.4] {
+            let strike = 0.03 * f64::exp(k);
+            let bv = s.black_vol(strike).unwrap();
+            let w = s.total_variance(k);
+            assert!((w - bv * bv * 1.5).abs() < 1e-13, "{e:?} k {k}");
+            let h = 1e-4;
+            let fd1 = (s.total_variance(k + h) - s.total_variance(k - h)) / (2.0 * h);
+            let fd2 = (s.total_variance(k + h) - 2.0 * w + s.total_variance(k - h)) / (h * h);
+            assert!(
+                (s.dw_dk(k) - fd1).abs() < 1e-8,
+                "{e:?} w' at {k}: {} vs {fd1}",
+                s.dw_dk(k)
+            );
+            assert!(
+                (s.d2w_dk2(k) - fd2).abs() < 1e-5,
+                "{e:?} w'' at {k}: {} vs {fd2}",
+                s.d2w_dk2(k)
+            );
+        }
+    }
+}
+
+/// Put–call parity of the model prices, and shifted SABR prices options on F + b.
+#[test]
+fn parity_and_shift() {
+    let err = Sabr::new(-0.002, 3.0, 0.01, 0.5, 0.1, 0.3).unwrap_err();
+    assert_eq!(err.name, "forward");
+    let s = Sabr {
+        forward: -0.002,
+        ..Sabr::new(0.01, 3.0, 0.01, 0.5, 0.1, 0.3).unwrap()
+    }
+    .with_shift(0.02)
+    .unwrap();
+    for k in [-0.01, -0.002, 0.0, 0.01] {
+        let c = s.price(volfit::OptionKind::Call, k);
+        let p = s.price(volfit::OptionKind::Put, k);
+        assert!((c - p - (s.forward - k)).abs() < 1e-17);
+        assert!(c > 0.0 && p > 0.0 && s.vol(k) > 0.0);
+    }
+    // β = 0 normal SABR takes negative forwards and strikes without a shift.
+    let n = Sabr {
+        beta: 0.0,
+        forward: -0.003,
+        alpha: 0.006,
+        expansion: SabrExpansion::Normal,
+        shift: 0.0,
+        ..s
+    };
+    n.validate().unwrap();
+    assert!(n.vol(-0.01) > 0.0 && n.vol(0.004) > 0.0);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Parameter gradients (forward-mode) against central differences.
+    #[test]
+    fn gradient_matches_finite_differences(
+        alpha in 0.05f64..0.8, beta in 0.0f64..1.0, rho in -0.95f64..0.95, nu in 0.0f64..2.0,
+        t in 0.05f64..5.0, lnk in -0.8f64..0.8, e in 0usize..3,
+    ) {
+        let e = [SabrExpansion::Hagan, SabrExpansion::Obloj, SabrExpansion::Normal][e];
+        let f: f64 = 1.0;
+        let s = Sabr::new(f, t, alpha, beta, rho, nu).unwrap().with_expansion(e);
+        let k = f * lnk.exp();
+        let (v, g) = s.vol_gradient(k);
+        prop_assert_eq!(v, s.vol(k));
+        let h = 1e-6;
+        let bump = |i: usize, d: f64| {
+            let mut p = [s.alpha, s.beta, s.rho, s.nu];
+            p[i] += d;
+            Sabr { alpha: p[0], beta: p[1], rho: p[2], nu: p[3], ..s }.vol(k)
+        };
+        for i in 0..4 {
+            let fd = (bump(i, h) - bump(i, -h)) / (2.0 * h);
+            prop_assert!((g[i] - fd).abs() < 1e-6 * (1.0 + fd.abs()), "param {} grad {} fd {}", i, g[i], fd);
+        }
+        let (v0, d1, d2) = s.vol_strike_derivatives(k);
+        prop_assert_eq!(v0, v);
+        let hk = 1e-4 * k;
+        let fd1 = (s.vol(k + hk) - s.vol(k - hk)) / (2.0 * hk);
+        let fd2 = (s.vol(k + hk) - 2.0 * v + s.vol(k - hk)) / (hk * hk);
+        prop_assert!((d1 - fd1).abs() < 1e-6 * (1.0 + fd1.abs()), "dσ/dK {} vs {}", d1, fd1);
+        prop_assert!((d2 - fd2).abs() < 1e-3 * (1.0 + fd2.abs()), "d²σ/dK² {} vs {}", d2, fd2);
+    }
+
+    /// The vol is finite and positive across the parameter domain (no NaN from the ATM limit,
+    /// ρ → ±1 or ν → 0).
+    #[test]
+    fn vol_is_finite(
+        alpha in 1e-3f64..3.0, beta in 0.0f64..=1.0, rho in -0.9999f64..0.9999, nu in 0.0f64..5.0,
+        t in 1e-3f64..30.0, lnk in -3.0f64..3.0, e in 0usize..3,
+    ) {
+        let e = [SabrExpansion::Hagan, SabrExpansion::Obloj, SabrExpansion::Normal][e];
+        let s = Sabr::new(1.0, t, alpha, beta, rho, nu).unwrap().with_expansion(e);
+        let v = s.vol(lnk.exp());
+        prop_assert!(v.is_finite(), "{:?} at {}: {}", s, lnk, v);
+    }
+}
