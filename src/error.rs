@@ -4,6 +4,7 @@ use crate::black::ImpliedVolError;
 use crate::fit::FitError;
 use crate::quotes::IngestError;
 use crate::slice::SliceError;
+use crate::surface::SurfaceError;
 
 /// Any error volfit returns. Each layer has its own error type with structured fields; this
 /// enum lets callers that mix layers use `?` throughout.
@@ -31,4 +32,7 @@ pub enum Error {
     /// A fit failed.
     #[error(transparent)]
     Fit(#[from] FitError),
+    /// A surface could not be built, saved or loaded.
+    #[error(transparent)]
+    Surface(#[from] SurfaceError),
 }

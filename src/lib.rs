@@ -41,6 +41,7 @@ pub mod fit;
 pub mod models;
 pub mod quotes;
 pub mod slice;
+pub mod surface;
 
 pub use black::{Greeks, ImpliedVolError, OptionKind, black_greeks, black_price, implied_vol};
 pub use error::Error;
@@ -49,6 +50,7 @@ pub use models::sabr::Sabr;
 pub use models::svi::Svi;
 pub use quotes::{Chain, Format, IngestReport, OptionQuote, read_chain};
 pub use slice::SmileSlice;
+pub use surface::{FittedSurface, SurfaceOptions, SurfaceReport, VolSurface, calibrate_surface};
 
 /// The README's code blocks, compiled and run as doctests so the README cannot rot.
 #[cfg(doctest)]

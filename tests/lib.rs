@@ -12,3 +12,4 @@ mod fit;
 mod models;
 mod quotes;
 mod slice;
+mod surface;

@@ -26,7 +26,7 @@ pub use lm::LevenbergMarquardt;
 pub use sabr::{fit_sabr, fit_sabr_from, sabr_initial_guess};
 pub use smile::{Fit, FitOptions, FitReport, Objective, SabrBeta, SabrOptions};
 pub use ssvi::{fit_essvi, fit_ssvi};
-pub use svi::{fit_svi, fit_svi_from};
+pub use svi::{fit_svi, fit_svi_floored, fit_svi_from};
 pub use views::{JacobianMatrix, ParamVector, ResidualVector};
 
 use argmin::core::{Executor, Jacobian, Operator, State, TerminationReason, TerminationStatus};

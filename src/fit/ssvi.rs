@@ -574,8 +574,15 @@ pub fn fit_essvi(slices: &[SmileSlice], opts: &FitOptions) -> Result<EssviFit, F
             &solve,
         )?;
         let mut s = EssviProblem::slice(&x);
+        // Guarantee the butterfly condition (the penalty is finite): cap ψ at the bound of
+        // GJ Theorem 4.2, `ψ ≤ min(4/(1+|ρ|), 2√(θ/(1+|ρ|)))` (a hair inside).
+        let r = 1.0 + s.rho.abs();
+        let cap = |theta: f64| (4.0 / r).min(2.0 * (theta / r).sqrt()) * (1.0 - 1e-12);
+        s.psi = s.psi.min(cap(s.theta));
         // Guarantee the calendar condition: with the wing slopes in order the fitted slice may
         // still sit a hair below the previous one (finite penalty): lift θ until it does not.
+        // Raising ψ for the wings may need a larger θ for the butterfly bound; raising θ only
+        // loosens that bound, so both hold at the end.
         if let Some(prev) = previous {
             let wings_ok = s.psi * (1.0 + s.rho) >= prev.psi * (1.0 + prev.rho)
                 && s.psi * (1.0 - s.rho) >= prev.psi * (1.0 - prev.rho);
@@ -584,6 +591,7 @@ pub fn fit_essvi(slices: &[SmileSlice], opts: &FitOptions) -> Result<EssviFit, F
                     .psi
                     .max(prev.psi * (1.0 + prev.rho) / (1.0 + s.rho))
                     .max(prev.psi * (1.0 - prev.rho) / (1.0 - s.rho));
+                s.theta = s.theta.max(s.psi * s.psi * r / 4.0 * (1.0 + 1e-9));
             }
             for _ in 0..60 {
                 let gap = prev.min_gap(&s).1;

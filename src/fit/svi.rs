@@ -44,6 +44,9 @@ struct SviProblem<'a> {
     penalty: f64,
     w_floor: f64,
     no_arbitrage: bool,
+    /// Calendar floor `(k_j, w_min_j)`: the fitted `w(k_j)` must not fall below `w_min_j`
+    /// (the previous expiry's total variance), enforced by a penalty row per point.
+    floor: &'a [(f64, f64)],
 }
 
 /// Margin below which `min g` counts as violated (strictly positive at the fit).
@@ -100,6 +103,12 @@ impl SviProblem<'_> {
         v
     }
 
+    /// Weight of a calendar-floor shortfall: `penalty·dσ/dw` at the floor, so a shortfall
+    /// costs like a vol error `penalty` times its size.
+    fn floor_scale(&self, wmin: f64) -> f64 {
+        self.penalty * 0.5 / (wmin.max(self.w_floor) * self.t).sqrt()
+    }
+
     /// Model vol from total variance and `dσ/dw`, continued linearly (C¹) below `w_floor` so
     /// that a trial point with `w ≤ 0` at a quote keeps finite, informative residuals and
     /// gradients instead of `σ = 0` with an infinite slope.
@@ -124,7 +133,7 @@ impl Operator for SviProblem<'_> {
     fn apply(&self, p: &SVector<f64, 5>) -> Result<PooledVec, Error> {
         let s = Self::svi(p);
         let n = self.pts.len();
-        let mut r = PooledVec::zeros(n + N_PENALTIES);
+        let mut r = PooledVec::zeros(n + N_PENALTIES + self.floor.len());
         for i in 0..n {
             let (vol, _) = self.vol(s.w(self.pts.k[i]));
             r[i] = self.pts.residual(i, vol, self.objective).0;
@@ -135,6 +144,9 @@ impl Operator for SviProblem<'_> {
             r[n] = self.penalty * softplus((G_MARGIN - g).min(1e6));
             r[n + 1] = self.penalty * (self.w_floor - s.min_total_variance()).max(0.0);
             r[n + 2] = self.penalty * (s.b * (1.0 + s.rho.abs()) - 2.0).max(0.0);
+        }
+        for (j, &(k, wmin)) in self.floor.iter().enumerate() {
+            r[n + N_PENALTIES + j] = self.floor_scale(wmin) * (wmin - s.w(k)).max(0.0);
         }
         Ok(r)
     }
@@ -147,7 +159,7 @@ impl Jacobian for SviProblem<'_> {
     fn jacobian(&self, p: &SVector<f64, 5>) -> Result<PooledMatrix, Error> {
         let s = Self::svi(p);
         let n = self.pts.len();
-        let mut j = PooledMatrix::zeros(n + N_PENALTIES, 5);
+        let mut j = PooledMatrix::zeros(n + N_PENALTIES + self.floor.len(), 5);
         for i in 0..n {
             let k = self.pts.k[i];
             let (vol, dvol_dw) = self.vol(s.w(k));
@@ -181,6 +193,15 @@ impl Jacobian for SviProblem<'_> {
             if s.b * (1.0 + s.rho.abs()) > 2.0 {
                 j.set(n + 2, 1, self.penalty * (1.0 + s.rho.abs()));
                 j.set(n + 2, 2, self.penalty * s.b * s.rho.signum());
+            }
+        }
+        for (row, &(k, wmin)) in self.floor.iter().enumerate() {
+            if s.w(k) < wmin {
+                let (gw, _, _) = s.param_gradients(k);
+                let c = -self.floor_scale(wmin);
+                for (col, g) in gw.iter().enumerate() {
+                    j.set(n + N_PENALTIES + row, col, c * g);
+                }
             }
         }
         Ok(j)
@@ -535,6 +556,21 @@ pub fn fit_svi_from(
     opts: &FitOptions,
     start: Option<&Svi>,
 ) -> Result<Fit<Svi>, FitError> {
+    fit_svi_floored(slice, opts, start, &[])
+}
+
+/// [`fit_svi_from`] with a calendar floor: `w(kⱼ) ≥ wⱼ` at the given `(kⱼ, wⱼ)` (the previous
+/// expiry's total variance on a grid), enforced by penalty rows like the butterfly constraint.
+/// The report's `termination` says whether the floor holds at the solution.
+///
+/// # Errors
+/// As [`fit_svi`].
+pub fn fit_svi_floored(
+    slice: &SmileSlice,
+    opts: &FitOptions,
+    start: Option<&Svi>,
+    floor: &[(f64, f64)],
+) -> Result<Fit<Svi>, FitError> {
     let clock = Instant::now();
     let t = slice.t;
     if slice.convention != crate::slice::VolConvention::Lognormal {
@@ -572,6 +608,7 @@ pub fn fit_svi_from(
         penalty: 100.0,
         w_floor: 1e-3 * w_mkt_min,
         no_arbitrage: opts.no_arbitrage,
+        floor,
     };
     // σ ≤ 4 × the quotes' span of k: beyond it the smile is a parabola over the data and
     // (a, b, σ) only trade off along a valley the polish would crawl down for nothing.
@@ -635,12 +672,13 @@ pub fn fit_svi_from(
     }
     let (mut model, mut rep) = run(fresh(&problem, opts.no_arbitrage), p0)?;
     // The penalty is finite: should the polish end with arbitrage, stiffen it and go on.
+    let floor_holds = |m: &Svi| floor.iter().all(|&(k, w)| m.w(k) >= w * (1.0 - 1e-9));
     for _ in 0..2 {
-        if !opts.no_arbitrage || model.is_butterfly_free() {
+        if (!opts.no_arbitrage || model.is_butterfly_free()) && floor_holds(&model) {
             break;
         }
         problem.penalty *= 100.0;
-        (model, rep) = run(fresh(&problem, true), model.to_array())?;
+        (model, rep) = run(fresh(&problem, opts.no_arbitrage), model.to_array())?;
     }
     let converged = rep.converged;
     let mut termination = rep.termination;
