@@ -39,6 +39,7 @@ pub mod black;
 mod error;
 pub mod fit;
 pub mod models;
+pub mod plot;
 pub mod quotes;
 pub mod slice;
 pub mod surface;

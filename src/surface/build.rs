@@ -5,7 +5,9 @@ use super::{FittedSurface, SliceModel, SurfaceError, SurfaceSlice};
 use crate::fit::{FitOptions, FitReport, fit_essvi, fit_sabr, fit_ssvi, fit_svi, fit_svi_floored};
 use crate::models::svi::Svi;
 use crate::quotes::Chain;
-use crate::slice::{DroppedExpiry, SliceOptions, SliceReport, SmileSlice, build_slices};
+use crate::slice::{
+    DroppedExpiry, ExcludedQuote, SliceOptions, SliceReport, SmileSlice, build_slices,
+};
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -116,6 +118,8 @@ pub struct SliceSummary {
     pub fit: FitReport,
     /// Mid, bid and ask vols of the quotes, with strikes, for review.
     pub quotes: Vec<QuotePoint>,
+    /// Quotes of the expiry that were filtered out, with the reason.
+    pub excluded: Vec<ExcludedQuote>,
 }
 
 /// A fitted quote, for charts and review.
@@ -393,6 +397,7 @@ fn summarise(s: &SmileSlice, m: &SliceModel, r: &FitReport) -> SliceSummary {
         min_g: r.min_g,
         fit: r.clone(),
         quotes,
+        excluded: s.excluded.clone(),
     }
 }
 
