@@ -5,7 +5,8 @@
 //! ```sh
 //! cargo run --release --example price_with_surface [CHAIN.csv] [UNDERLYING]
 //! ```
-//! (default: `../shared/data/deribit/deribit_options_snapshot_20260215T153420Z.csv`, BTC).
+//! (default: `../shared/data/deribit/deribit_options_snapshot_20260215T153420Z.csv` when
+//! present, else `data/sample_chain.csv`; BTC).
 
 use volfit::black::special::{norm_cdf, norm_pdf};
 use volfit::black::{OptionKind, black_greeks};
@@ -15,11 +16,15 @@ use volfit::surface::{SurfaceOptions, VolSurface, calibrate_surface};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let path = args.next().unwrap_or_else(|| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/deribit/deribit_options_snapshot_20260215T153420Z.csv"
-        )
-        .to_string()
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let shared =
+            root.join("../shared/data/deribit/deribit_options_snapshot_20260215T153420Z.csv");
+        let p = if shared.exists() {
+            shared
+        } else {
+            root.join("data/sample_chain.csv")
+        };
+        p.display().to_string()
     });
     let underlying = args.next().unwrap_or_else(|| "BTC".into());
     let (chain, ingest) = read_chain_for(&path, Format::Auto, &underlying)?;

@@ -41,6 +41,7 @@ pub mod fit;
 pub mod models;
 pub mod plot;
 pub mod quotes;
+pub mod sample;
 pub mod slice;
 pub mod surface;
 

@@ -1,10 +1,16 @@
 //! Subcommands of the `volfit` binary.
 
+mod calibrate;
 mod iv;
 
-use clap::{Parser, Subcommand};
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use volfit::OptionKind;
+use volfit::fit::Optimizer;
+use volfit::quotes::Format;
+use volfit::surface::{FittedSurface, SurfaceModel, VolSurface};
 
 /// volfit — implied-volatility surface calibration.
 ///
@@ -17,8 +23,185 @@ pub struct Cli {
     command: Command,
 }
 
+/// Chain file formats (`auto` sniffs the header).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Auto,
+    Deribit,
+    DeribitApi,
+    Cboe,
+    Optionmetrics,
+    Ivtable,
+    Csv,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Auto => Format::Auto,
+            FormatArg::Deribit => Format::Deribit,
+            FormatArg::DeribitApi => Format::DeribitApi,
+            FormatArg::Cboe => Format::Cboe,
+            FormatArg::Optionmetrics => Format::Optionmetrics,
+            FormatArg::Ivtable => Format::Ivtable,
+            FormatArg::Csv => Format::Csv,
+        }
+    }
+}
+
+/// Surface models.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ModelArg {
+    /// Raw SVI per expiry, butterfly-free, calendar-repaired (default).
+    Svi,
+    /// One SSVI surface: calendar- and butterfly-free by construction.
+    Ssvi,
+    /// eSSVI: (θ, ρ, ψ) per expiry, calendar-free.
+    Essvi,
+    /// SABR per expiry (β = 1 for Black-vol chains).
+    Sabr,
+}
+
+impl From<ModelArg> for SurfaceModel {
+    fn from(m: ModelArg) -> SurfaceModel {
+        match m {
+            ModelArg::Svi => SurfaceModel::Svi,
+            ModelArg::Ssvi => SurfaceModel::Ssvi,
+            ModelArg::Essvi => SurfaceModel::Essvi,
+            ModelArg::Sabr => SurfaceModel::Sabr,
+        }
+    }
+}
+
+/// Optimisers.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OptimizerArg {
+    /// Levenberg–Marquardt (default).
+    Lm,
+    /// BFGS (argmin).
+    Bfgs,
+    /// L-BFGS (argmin).
+    Lbfgs,
+}
+
+impl From<OptimizerArg> for Optimizer {
+    fn from(o: OptimizerArg) -> Optimizer {
+        match o {
+            OptimizerArg::Lm => Optimizer::LevenbergMarquardt,
+            OptimizerArg::Bfgs => Optimizer::Bfgs,
+            OptimizerArg::Lbfgs => Optimizer::Lbfgs,
+        }
+    }
+}
+
+/// Option kinds for `vol --kind`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum KindArg {
+    Call,
+    Put,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Calibrate a volatility surface from option quotes and write it with its report.
+    ///
+    /// INPUT is a chain file, a directory (all its .csv/.json files) or a quoted glob
+    /// ("data/*.csv"). Formats are sniffed from the header (see --format). For each
+    /// underlying the command writes, under --out:
+    ///
+    ///   surface.json   the fitted surface (load it with `volfit vol`, `volfit check` or
+    ///                  volfit::FittedSurface::load)
+    ///   report.json    per-expiry fit statistics, rejected rows with line and reason,
+    ///                  calendar check, timings
+    ///   plots/         skew per expiry, total variance, term structure, density, heatmaps
+    ///                  (PNG and SVG)
+    ///   report.html    the review page, flagged expiries first
+    ///
+    /// Several underlyings go to OUT/<UNDERLYING>/, several files to OUT/<file stem>/;
+    /// they are calibrated in parallel.
+    ///
+    /// Exit codes: 0 every input calibrated; 1 some failed (the others were written);
+    /// 2 bad usage or nothing could be read.
+    ///
+    /// Example:
+    ///
+    ///   volfit calibrate data/sample_chain.csv --out out
+    #[command(verbatim_doc_comment)]
+    Calibrate {
+        /// Chain file, directory or glob.
+        input: String,
+        /// Input format.
+        #[arg(long, value_enum, default_value = "auto")]
+        format: FormatArg,
+        /// Calibrate only this underlying (e.g. BTC).
+        #[arg(long)]
+        underlying: Option<String>,
+        /// Surface model.
+        #[arg(long, value_enum, default_value = "svi")]
+        model: ModelArg,
+        /// Optimiser of the fits.
+        #[arg(long, value_enum, default_value = "lm")]
+        optimizer: OptimizerArg,
+        /// Output directory.
+        #[arg(long, default_value = "volfit-out")]
+        out: PathBuf,
+        /// Skip the charts and report.html.
+        #[arg(long)]
+        no_plots: bool,
+    },
+    /// Implied vol (and price) from a stored surface.
+    ///
+    /// The first line of stdout is the vol alone (decimal, e.g. 0.4821); with --kind the
+    /// discounted price follows on the next line (in the quote currency of the forward;
+    /// undiscounted where the chain gave no discount factor).
+    ///
+    /// Example:
+    ///
+    ///   volfit vol out/surface.json --strike 100000 --t 0.25 --kind call
+    #[command(verbatim_doc_comment)]
+    Vol {
+        /// surface.json written by `volfit calibrate`.
+        surface: PathBuf,
+        /// Strike.
+        #[arg(long)]
+        strike: f64,
+        /// Time to expiry in years.
+        #[arg(long)]
+        t: f64,
+        /// Also print the price of this option.
+        #[arg(long, value_enum)]
+        kind: Option<KindArg>,
+    },
+    /// Static-arbitrage report of a stored surface; exits 1 if it finds any.
+    ///
+    /// Checks butterfly arbitrage per expiry (SVI: min of Durrleman's g over the real line;
+    /// SABR: density scan) and calendar arbitrage between consecutive expiries. Prints a
+    /// readable report (or JSON with --json).
+    ///
+    /// Exit codes: 0 no arbitrage, 1 arbitrage found, 2 unreadable surface.
+    #[command(verbatim_doc_comment)]
+    Check {
+        /// surface.json written by `volfit calibrate`.
+        surface: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a synthetic Deribit-like BTC chain (bid/ask quotes from a known arbitrage-free
+    /// SSVI surface, with spreads, tick rounding and noise) in Deribit's CSV layout.
+    ///
+    /// Example:
+    ///
+    ///   volfit sample --out data/sample_chain.csv
+    #[command(verbatim_doc_comment)]
+    Sample {
+        /// File to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed of the noise.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
     /// Implied Black volatilities of undiscounted option prices in a CSV file.
     ///
     /// Input columns (header required, any order, extra columns passed through):
@@ -44,5 +227,113 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Iv { input, parallel } => iv::run(&input, parallel),
+        Command::Calibrate {
+            input,
+            format,
+            underlying,
+            model,
+            optimizer,
+            out,
+            no_plots,
+        } => calibrate::run(&calibrate::Args {
+            input,
+            format: format.into(),
+            underlying,
+            model: model.into(),
+            optimizer: optimizer.into(),
+            out,
+            plots: !no_plots,
+        }),
+        Command::Vol {
+            surface,
+            strike,
+            t,
+            kind,
+        } => {
+            if !(strike > 0.0 && strike.is_finite()) {
+                anyhow::bail!("--strike must be a positive number, got {strike}");
+            }
+            if !(t > 0.0 && t.is_finite()) {
+                anyhow::bail!("--t must be a positive number of years, got {t}");
+            }
+            let s = FittedSurface::load(&surface)?;
+            let vol = s.vol(strike, t);
+            println!("{vol}");
+            if let Some(k) = kind {
+                let kind = match k {
+                    KindArg::Call => OptionKind::Call,
+                    KindArg::Put => OptionKind::Put,
+                };
+                println!(
+                    "{}",
+                    s.price(kind, strike, t) * s.discount(t).unwrap_or(1.0)
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { surface, json } => {
+            let s = FittedSurface::load(&surface)?;
+            let r = s.arbitrage_check();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "{}: {} expiries, {}",
+                    surface.display(),
+                    s.slices().len(),
+                    if r.arbitrage_free {
+                        "no static arbitrage found"
+                    } else {
+                        "ARBITRAGE FOUND"
+                    }
+                );
+                for b in &r.butterfly {
+                    println!(
+                        "  T = {:.4}: butterfly {} (min g = {:.3e})",
+                        b.t,
+                        if b.free { "free" } else { "ARBITRAGE" },
+                        b.min_g
+                    );
+                }
+                for v in &r.calendar.violations {
+                    println!(
+                        "  calendar ARBITRAGE between T = {:.4} and {:.4}: w falls by up to {:.2e} for k in [{:.3}, {:.3}]",
+                        v.t_earlier, v.t_later, v.shortfall, v.k_range[0], v.k_range[1]
+                    );
+                }
+                if r.calendar.violations.is_empty() {
+                    println!(
+                        "  calendar: free on k in [{:.3}, {:.3}] ({} points per expiry pair)",
+                        r.calendar.k_range[0], r.calendar.k_range[1], r.calendar.points
+                    );
+                }
+                for (a, b) in &r.calendar.wing_crossings {
+                    println!(
+                        "  note: wing slopes decrease between T = {a:.4} and {b:.4} (far-wing calendar crossing)"
+                    );
+                }
+            }
+            Ok(if r.arbitrage_free {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Sample { out, seed } => {
+            let spec = volfit::sample::SampleSpec {
+                seed,
+                ..volfit::sample::SampleSpec::default()
+            };
+            let csv = spec.to_deribit_csv();
+            std::fs::write(&out, &csv)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!(
+                "{}: {} quotes, {} expiries",
+                out.display(),
+                csv.lines().count() - 1,
+                spec.expiries().len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

@@ -17,7 +17,7 @@
 
 mod html;
 
-pub use html::write_report_html;
+pub use html::{flags, write_report_html};
 
 use crate::surface::{FittedSurface, SliceModel, SliceSummary, SurfaceReport, VolSurface};
 use plotters::coord::Shift;

@@ -222,6 +222,10 @@ pub struct SurfaceSlice {
     pub discount: f64,
     /// The smile.
     pub model: SliceModel,
+    /// `[k_min, k_max]` of the quotes it was fitted to, where known (the calendar check's
+    /// domain).
+    #[serde(default)]
+    pub quoted_k: Option<[f64; 2]>,
 }
 
 /// The current `surface.json` format version.
@@ -589,8 +593,10 @@ pub struct ArbitrageReport {
 impl FittedSurface {
     /// Checks the stored surface for static arbitrage: butterfly per expiry (SVI: exact
     /// `min g` over the real line; SABR: the density scan), and calendar between consecutive
-    /// expiries on 201 points of `k ∈ ±4√w_later(0)` (at least `±0.25`). Interpolation
-    /// between expiries is linear in `w`, so the expiries decide calendar arbitrage.
+    /// expiries on 201 points of the union of their quoted `k` ranges (as [`calibrate_surface`]
+    /// does), or of `k ∈ ±4√w_later(0)` (at least `±0.25`) for slices without one.
+    /// Interpolation between expiries is linear in `w`, so the expiries decide calendar
+    /// arbitrage.
     pub fn arbitrage_check(&self) -> ArbitrageReport {
         let butterfly: Vec<ButterflyStatus> = self
             .slices
@@ -615,9 +621,14 @@ impl FittedSurface {
         let mut range = [0.0f64, 0.0f64];
         for i in 1..self.slices.len() {
             let (a, b) = (&self.slices[i - 1], &self.slices[i]);
-            let half = (4.0 * b.model.w(0.0).max(0.0).sqrt()).max(0.25);
-            range = [range[0].min(-half), range[1].max(half)];
-            let g = build::grid(-half, half, build::CALENDAR_POINTS);
+            let (lo, hi) = if let (Some(x), Some(y)) = (a.quoted_k, b.quoted_k) {
+                (x[0].min(y[0]), x[1].max(y[1]))
+            } else {
+                let half = (4.0 * b.model.w(0.0).max(0.0).sqrt()).max(0.25);
+                (-half, half)
+            };
+            range = [range[0].min(lo), range[1].max(hi)];
+            let g = build::grid(lo, hi, build::CALENDAR_POINTS);
             let (short, k_range) = build::shortfall(&g, &a.model, &b.model);
             if short > 0.0 {
                 violations.push(CalendarViolation {

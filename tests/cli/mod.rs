@@ -1,4 +1,5 @@
 //! The `volfit` binary, run as a user would.
+mod calibrate;
 mod iv;
 
 use std::io::Write;

@@ -21,6 +21,7 @@ fn slice(t: f64, forward: f64, model: SliceModel) -> SurfaceSlice {
         forward,
         discount: 1.0,
         model,
+        quoted_k: None,
     }
 }
 

@@ -1,0 +1,322 @@
+//! `volfit calibrate`: chain file(s) → surface.json, report.json, plots/, report.html per
+//! underlying.
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+use volfit::fit::{FitOptions, Optimizer};
+use volfit::plot::{ChartInput, ImageFormat, render_all, write_report_html};
+use volfit::quotes::{Chain, Format, IngestReport, read_chains};
+use volfit::surface::{
+    CalendarReport, SliceSummary, SurfaceModel, SurfaceOptions, Timing, calibrate_surface,
+};
+
+/// Options of one `calibrate` run.
+pub struct Args {
+    pub input: String,
+    pub format: Format,
+    pub underlying: Option<String>,
+    pub model: SurfaceModel,
+    pub optimizer: Optimizer,
+    pub out: PathBuf,
+    pub plots: bool,
+}
+
+/// A rejected row in `report.json`.
+#[derive(Serialize)]
+struct Rejected {
+    line: u64,
+    reason: String,
+    /// `ingest` (the row could not be read; counted once per file) or `slice` (the quote was
+    /// filtered out or has no implied vol).
+    stage: &'static str,
+}
+
+/// `report.json`'s `ingest` block.
+#[derive(Serialize)]
+struct Ingest {
+    /// Data rows of the file (all underlyings).
+    rows: usize,
+    /// Quotes of this underlying.
+    quotes: usize,
+    quotes_used: usize,
+    /// In-the-money quotes at strikes whose out-of-the-money side is used:
+    /// `rows = quotes_used + itm_side_unused + rejected`.
+    itm_side_unused: usize,
+    rejected: Vec<Rejected>,
+}
+
+/// `report.json` (the contract of ../shared/DESIGN.md, plus the calendar details).
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    input: String,
+    format: &'static str,
+    underlying: &'a str,
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
+    model: &'a str,
+    optimizer: &'a str,
+    ingest: Ingest,
+    slices: &'a [SliceSummary],
+    dropped: &'a [volfit::slice::DroppedExpiry],
+    failed: &'a [(f64, String)],
+    calendar_free: bool,
+    calendar: &'a CalendarReport,
+    timing_micros: Timing,
+}
+
+/// Expands the input: a file, a directory (its `.csv` and `.json` files) or a glob.
+fn inputs(spec: &str) -> anyhow::Result<Vec<PathBuf>> {
+    let p = Path::new(spec);
+    if p.is_file() {
+        return Ok(vec![p.to_path_buf()]);
+    }
+    if p.is_dir() {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(p)
+            .with_context(|| format!("cannot list {spec}"))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|f| {
+                f.is_file()
+                    && f.extension().is_some_and(|x| {
+                        x.eq_ignore_ascii_case("csv") || x.eq_ignore_ascii_case("json")
+                    })
+            })
+            .collect();
+        v.sort();
+        if v.is_empty() {
+            bail!("{spec}: the directory holds no .csv or .json file");
+        }
+        return Ok(v);
+    }
+    let v: Vec<PathBuf> = glob::glob(spec)
+        .with_context(|| format!("{spec}: not a file, directory or valid glob pattern"))?
+        .filter_map(Result::ok)
+        .filter(|f| f.is_file())
+        .collect();
+    if v.is_empty() {
+        bail!("{spec}: no such file, directory, or files matching the pattern");
+    }
+    Ok(v)
+}
+
+/// One unit of work: an underlying of a file.
+struct Job {
+    file: PathBuf,
+    chain: Chain,
+    ingest: IngestReport,
+    ingest_micros: f64,
+    dir: PathBuf,
+}
+
+/// Runs `volfit calibrate`.
+pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
+    let files = inputs(&a.input)?;
+    let several_files = files.len() > 1;
+    let mut jobs = Vec::new();
+    let mut problems = 0usize;
+    for file in &files {
+        let clock = Instant::now();
+        let (chains, ingest) = match read_chains(file, a.format) {
+            Ok(x) => x,
+            Err(e) if several_files => {
+                eprintln!("volfit: skipping {}: {e}", file.display());
+                problems += 1;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let ingest_micros = clock.elapsed().as_secs_f64() * 1e6;
+        let names: Vec<String> = chains.iter().map(|c| c.underlying.clone()).collect();
+        let chosen: Vec<Chain> = match &a.underlying {
+            Some(u) => {
+                let c: Vec<Chain> = chains
+                    .into_iter()
+                    .filter(|c| c.underlying.eq_ignore_ascii_case(u))
+                    .collect();
+                if c.is_empty() {
+                    let msg = format!(
+                        "{}: no underlying {u:?} (the file holds {})",
+                        file.display(),
+                        names.join(", ")
+                    );
+                    if several_files {
+                        eprintln!("volfit: skipping {msg}");
+                        problems += 1;
+                        continue;
+                    }
+                    bail!("{msg}");
+                }
+                c
+            }
+            None => chains,
+        };
+        let several_underlyings = chosen.len() > 1;
+        for chain in chosen {
+            let mut dir = a.out.clone();
+            if several_files {
+                dir.push(
+                    file.file_stem()
+                        .map_or_else(|| "input".into(), |s| s.to_string_lossy().to_string()),
+                );
+            }
+            if several_underlyings {
+                dir.push(&chain.underlying);
+            }
+            jobs.push(Job {
+                file: file.clone(),
+                chain,
+                ingest: ingest.clone(),
+                ingest_micros,
+                dir,
+            });
+        }
+    }
+    if jobs.is_empty() {
+        bail!("nothing to calibrate in {}", a.input);
+    }
+    let bar = if jobs.len() > 1 {
+        let b = ProgressBar::new(jobs.len() as u64);
+        b.set_style(
+            ProgressStyle::with_template("{spinner} calibrating [{bar:30}] {pos}/{len} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let results: Vec<(String, anyhow::Result<String>)> = jobs
+        .par_iter()
+        .map(|j| {
+            let label = format!("{} {}", j.file.display(), j.chain.underlying);
+            let r = calibrate_one(j, a);
+            bar.inc(1);
+            bar.set_message(j.chain.underlying.clone());
+            (label, r)
+        })
+        .collect();
+    bar.finish_and_clear();
+    for (label, r) in &results {
+        match r {
+            Ok(summary) => println!("{summary}"),
+            Err(e) => {
+                eprintln!("volfit: {label}: {e:#}");
+                problems += 1;
+            }
+        }
+    }
+    Ok(if problems == 0 {
+        ExitCode::SUCCESS
+    } else if problems < results.len() + problems {
+        ExitCode::from(1)
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+fn calibrate_one(j: &Job, a: &Args) -> anyhow::Result<String> {
+    let clock = Instant::now();
+    let opts = SurfaceOptions {
+        model: a.model,
+        fit: FitOptions {
+            optimizer: a.optimizer,
+            ..FitOptions::default()
+        },
+        ..SurfaceOptions::default()
+    };
+    let (surface, report) = calibrate_surface(&j.chain, &opts)
+        .with_context(|| format!("{}: {}", j.file.display(), j.chain.underlying))?;
+    std::fs::create_dir_all(&j.dir)
+        .with_context(|| format!("cannot create {}", j.dir.display()))?;
+    surface.save(j.dir.join("surface.json"))?;
+    let mut plot_note = String::new();
+    if a.plots {
+        // Overlay the other per-expiry model on the skew charts (SABR over SVI and vice versa).
+        let other = if a.model == SurfaceModel::Sabr {
+            SurfaceModel::Svi
+        } else {
+            SurfaceModel::Sabr
+        };
+        let overlay = calibrate_surface(
+            &j.chain,
+            &SurfaceOptions {
+                model: other,
+                ..opts.clone()
+            },
+        )
+        .ok();
+        let charts = render_all(
+            &ChartInput {
+                surface: &surface,
+                report: &report,
+                overlay: overlay.as_ref().map(|(s, _)| (other.name(), s)),
+            },
+            &j.dir.join("plots"),
+            &[ImageFormat::Png, ImageFormat::Svg],
+        )?;
+        write_report_html(&j.dir.join("report.html"), &report, &charts)
+            .with_context(|| format!("cannot write {}", j.dir.join("report.html").display()))?;
+        plot_note = format!(", {} charts, report.html", charts.len());
+    }
+    let mut rejected: Vec<Rejected> = j
+        .ingest
+        .rejected
+        .iter()
+        .map(|r| Rejected {
+            line: r.line,
+            reason: r.reason.clone(),
+            stage: "ingest",
+        })
+        .collect();
+    rejected.extend(report.slice_report.rejected.iter().map(|r| Rejected {
+        line: r.line,
+        reason: r.reason.clone(),
+        stage: "slice",
+    }));
+    rejected.sort_by_key(|r| r.line);
+    let mut timing = report.timing_micros;
+    timing.ingest = j.ingest_micros;
+    timing.total = j.ingest_micros + clock.elapsed().as_secs_f64() * 1e6;
+    let json = ReportJson {
+        input: j.file.display().to_string(),
+        format: j.ingest.format.name(),
+        underlying: &report.underlying,
+        as_of: report.as_of,
+        model: &report.model,
+        optimizer: &report.optimizer,
+        ingest: Ingest {
+            rows: j.ingest.rows,
+            quotes: j.chain.quotes.len(),
+            quotes_used: report.quotes_used,
+            itm_side_unused: report.slice_report.itm_side_unused,
+            rejected,
+        },
+        slices: &report.slices,
+        dropped: &report.dropped,
+        failed: &report.failed,
+        calendar_free: report.calendar_free,
+        calendar: &report.calendar,
+        timing_micros: timing,
+    };
+    let path = j.dir.join("report.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&json)?)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    let flagged = report
+        .slices
+        .iter()
+        .filter(|s| !volfit::plot::flags(s, &report).is_empty())
+        .count();
+    Ok(format!(
+        "{} {}: {} expiries ({} flagged, {} failed), calendar-free {}, {:.1} ms -> {}{plot_note}",
+        j.file.display(),
+        report.underlying,
+        report.slices.len(),
+        flagged,
+        report.failed.len(),
+        report.calendar_free,
+        timing.total / 1e3,
+        j.dir.display()
+    ))
+}
