@@ -4,16 +4,13 @@
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
-use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 use volfit::fit::{FitOptions, Optimizer};
 use volfit::plot::{ChartInput, ImageFormat, render_all, write_report_html};
 use volfit::quotes::{Chain, Format, IngestReport, read_chains};
-use volfit::surface::{
-    CalendarReport, SliceSummary, SurfaceModel, SurfaceOptions, Timing, calibrate_surface,
-};
+use volfit::surface::{RunReport, SurfaceModel, SurfaceOptions, calibrate_surface};
 
 /// Options of one `calibrate` run.
 pub struct Args {
@@ -24,48 +21,6 @@ pub struct Args {
     pub optimizer: Optimizer,
     pub out: PathBuf,
     pub plots: bool,
-}
-
-/// A rejected row in `report.json`.
-#[derive(Serialize)]
-struct Rejected {
-    line: u64,
-    reason: String,
-    /// `ingest` (the row could not be read; counted once per file) or `slice` (the quote was
-    /// filtered out or has no implied vol).
-    stage: &'static str,
-}
-
-/// `report.json`'s `ingest` block.
-#[derive(Serialize)]
-struct Ingest {
-    /// Data rows of the file (all underlyings).
-    rows: usize,
-    /// Quotes of this underlying.
-    quotes: usize,
-    quotes_used: usize,
-    /// In-the-money quotes at strikes whose out-of-the-money side is used:
-    /// `rows = quotes_used + itm_side_unused + rejected`.
-    itm_side_unused: usize,
-    rejected: Vec<Rejected>,
-}
-
-/// `report.json` (the contract of ../shared/DESIGN.md, plus the calendar details).
-#[derive(Serialize)]
-struct ReportJson<'a> {
-    input: String,
-    format: &'static str,
-    underlying: &'a str,
-    as_of: Option<chrono::DateTime<chrono::Utc>>,
-    model: &'a str,
-    optimizer: &'a str,
-    ingest: Ingest,
-    slices: &'a [SliceSummary],
-    dropped: &'a [volfit::slice::DroppedExpiry],
-    failed: &'a [(f64, String)],
-    calendar_free: bool,
-    calendar: &'a CalendarReport,
-    timing_micros: Timing,
 }
 
 /// Expands the input: a file, a directory (its `.csv` and `.json` files) or a glob.
@@ -260,46 +215,15 @@ fn calibrate_one(j: &Job, a: &Args) -> anyhow::Result<String> {
             .with_context(|| format!("cannot write {}", j.dir.join("report.html").display()))?;
         plot_note = format!(", {} charts, report.html", charts.len());
     }
-    let mut rejected: Vec<Rejected> = j
-        .ingest
-        .rejected
-        .iter()
-        .map(|r| Rejected {
-            line: r.line,
-            reason: r.reason.clone(),
-            stage: "ingest",
-        })
-        .collect();
-    rejected.extend(report.slice_report.rejected.iter().map(|r| Rejected {
-        line: r.line,
-        reason: r.reason.clone(),
-        stage: "slice",
-    }));
-    rejected.sort_by_key(|r| r.line);
-    let mut timing = report.timing_micros;
-    timing.ingest = j.ingest_micros;
-    timing.total = j.ingest_micros + clock.elapsed().as_secs_f64() * 1e6;
-    let json = ReportJson {
-        input: j.file.display().to_string(),
-        format: j.ingest.format.name(),
-        underlying: &report.underlying,
-        as_of: report.as_of,
-        model: &report.model,
-        optimizer: &report.optimizer,
-        ingest: Ingest {
-            rows: j.ingest.rows,
-            quotes: j.chain.quotes.len(),
-            quotes_used: report.quotes_used,
-            itm_side_unused: report.slice_report.itm_side_unused,
-            rejected,
-        },
-        slices: &report.slices,
-        dropped: &report.dropped,
-        failed: &report.failed,
-        calendar_free: report.calendar_free,
-        calendar: &report.calendar,
-        timing_micros: timing,
-    };
+    let json = RunReport::new(
+        &j.file.display().to_string(),
+        &j.ingest,
+        &j.chain,
+        &report,
+        j.ingest_micros,
+        j.ingest_micros + clock.elapsed().as_secs_f64() * 1e6,
+    );
+    let timing = json.timing_micros;
     let path = j.dir.join("report.json");
     std::fs::write(&path, serde_json::to_string_pretty(&json)?)
         .with_context(|| format!("cannot write {}", path.display()))?;

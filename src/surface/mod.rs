@@ -29,11 +29,13 @@
 //! `∂²C/∂K²` through Durrleman's `g` (Gatheral & Jacquier 2014, eq. 2.1).
 
 mod build;
+mod report_file;
 
 pub use build::{
     CalendarPolicy, CalendarReport, CalendarViolation, QuotePoint, SliceSummary, SurfaceModel,
     SurfaceOptions, SurfaceReport, Timing, calibrate_surface,
 };
+pub use report_file::{IngestSummary, RejectedRow, RunReport};
 
 use crate::black::{OptionKind, black_price};
 use crate::models::SmileModel;

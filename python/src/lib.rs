@@ -1,0 +1,583 @@
+//! `volfit._volfit`: the native half of the `volfit` Python package (PyO3 + rust-numpy).
+//!
+//! Thin wrappers over the Rust library: arrays in, arrays out, the GIL released while Rust
+//! works, and every Rust error raised as `volfit.VolfitError` with its message. Broadcasting,
+//! pandas and the friendlier signatures live in the Python half (`pysrc/volfit/__init__.py`).
+
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::path::PathBuf;
+use std::time::Instant;
+use volfit::OptionKind;
+use volfit::fit::{FitOptions, Optimizer, SabrBeta, SabrOptions};
+use volfit::models::sabr::{Sabr, SabrExpansion};
+use volfit::plot::{ChartInput, ImageFormat, render_all, write_report_html};
+use volfit::quotes::{Chain, Format, read_chains};
+use volfit::slice::SmileSlice;
+use volfit::surface::{
+    FittedSurface, RunReport, SurfaceModel, SurfaceOptions, VolSurface, calibrate_surface,
+};
+
+create_exception!(
+    _volfit,
+    VolfitError,
+    PyException,
+    "An error from volfit's Rust core; the message says what and where."
+);
+
+fn err(e: impl std::fmt::Display) -> PyErr {
+    VolfitError::new_err(e.to_string())
+}
+
+fn kind(call: bool) -> OptionKind {
+    if call {
+        OptionKind::Call
+    } else {
+        OptionKind::Put
+    }
+}
+
+fn same_len(n: usize, others: &[usize]) -> PyResult<()> {
+    if others.iter().any(|&m| m != n) {
+        return Err(err(format!("array lengths differ: {n} vs {others:?}")));
+    }
+    Ok(())
+}
+
+/// `(vols, reason codes, reason names)` of [`implied_vol`].
+type IvResult<'py> = (
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<u8>>,
+    Vec<&'static str>,
+);
+
+/// Implied Black vols of undiscounted prices: `(vols, codes, reasons)`; where no vol exists
+/// the vol is NaN and `codes[i] > 0` indexes `reasons[codes[i] - 1]`.
+#[pyfunction]
+fn implied_vol<'py>(
+    py: Python<'py>,
+    is_call: PyReadonlyArray1<'py, bool>,
+    price: PyReadonlyArray1<'py, f64>,
+    forward: PyReadonlyArray1<'py, f64>,
+    strike: PyReadonlyArray1<'py, f64>,
+    t: PyReadonlyArray1<'py, f64>,
+) -> PyResult<IvResult<'py>> {
+    let (c, p, f, k, tt) = (
+        is_call.as_slice()?,
+        price.as_slice()?,
+        forward.as_slice()?,
+        strike.as_slice()?,
+        t.as_slice()?,
+    );
+    same_len(c.len(), &[p.len(), f.len(), k.len(), tt.len()])?;
+    let (vols, codes, names) = py.detach(move || {
+        let mut vols = Vec::with_capacity(c.len());
+        let mut codes = vec![0u8; c.len()];
+        let mut names: Vec<&'static str> = Vec::new();
+        for i in 0..c.len() {
+            match volfit::implied_vol(kind(c[i]), p[i], f[i], k[i], tt[i]) {
+                Ok(v) => vols.push(v),
+                Err(e) => {
+                    vols.push(f64::NAN);
+                    let r = e.reason();
+                    let j = names.iter().position(|n| *n == r).unwrap_or_else(|| {
+                        names.push(r);
+                        names.len() - 1
+                    });
+                    codes[i] = u8::try_from(j + 1).unwrap_or(u8::MAX);
+                }
+            }
+        }
+        (vols, codes, names)
+    });
+    Ok((vols.into_pyarray(py), codes.into_pyarray(py), names))
+}
+
+/// Undiscounted Black-76 prices.
+#[pyfunction]
+fn black_price<'py>(
+    py: Python<'py>,
+    is_call: PyReadonlyArray1<'py, bool>,
+    forward: PyReadonlyArray1<'py, f64>,
+    strike: PyReadonlyArray1<'py, f64>,
+    t: PyReadonlyArray1<'py, f64>,
+    vol: PyReadonlyArray1<'py, f64>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let (c, f, k, tt, v) = (
+        is_call.as_slice()?.to_vec(),
+        forward.as_slice()?.to_vec(),
+        strike.as_slice()?.to_vec(),
+        t.as_slice()?.to_vec(),
+        vol.as_slice()?.to_vec(),
+    );
+    same_len(c.len(), &[f.len(), k.len(), tt.len(), v.len()])?;
+    let out = py.detach(move || {
+        (0..c.len())
+            .map(|i| volfit::black_price(kind(c[i]), f[i], k[i], tt[i], v[i]))
+            .collect::<Vec<f64>>()
+    });
+    Ok(out.into_pyarray(py))
+}
+
+fn expansion(name: &str) -> PyResult<SabrExpansion> {
+    match name.to_ascii_lowercase().as_str() {
+        "hagan" => Ok(SabrExpansion::Hagan),
+        "obloj" => Ok(SabrExpansion::Obloj),
+        "normal" => Ok(SabrExpansion::Normal),
+        other => Err(err(format!(
+            "unknown SABR expansion {other:?}: expected hagan, obloj or normal"
+        ))),
+    }
+}
+
+/// SABR implied vols at `strike` (Black of F + shift, or normal for the normal expansion).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn sabr_vol<'py>(
+    py: Python<'py>,
+    strike: PyReadonlyArray1<'py, f64>,
+    forward: f64,
+    t: f64,
+    alpha: f64,
+    beta: f64,
+    rho: f64,
+    nu: f64,
+    shift: f64,
+    expansion_name: &str,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let e = expansion(expansion_name)?;
+    let s = Sabr {
+        alpha,
+        beta,
+        rho,
+        nu,
+        shift,
+        forward,
+        t,
+        expansion: e,
+    };
+    s.validate().map_err(err)?;
+    let k = strike.as_slice()?.to_vec();
+    let out = py.detach(move || k.iter().map(|&k| s.vol(k)).collect::<Vec<f64>>());
+    Ok(out.into_pyarray(py))
+}
+
+fn optimizer(name: &str) -> PyResult<Optimizer> {
+    name.parse::<Optimizer>().map_err(err)
+}
+
+fn slice_from(
+    strikes: &[f64],
+    vols: &[f64],
+    forward: f64,
+    t: f64,
+    normal: bool,
+) -> PyResult<SmileSlice> {
+    same_len(strikes.len(), &[vols.len()])?;
+    let q: Vec<(f64, f64)> = strikes.iter().copied().zip(vols.iter().copied()).collect();
+    if normal {
+        SmileSlice::from_normal_vols(t, forward, &q).map_err(err)
+    } else {
+        SmileSlice::from_vols(t, forward, &q).map_err(err)
+    }
+}
+
+/// Raw-SVI fit of one smile: JSON `{"model": {...}, "report": {...}}`.
+#[pyfunction]
+fn fit_svi_json(
+    py: Python<'_>,
+    strikes: PyReadonlyArray1<'_, f64>,
+    vols: PyReadonlyArray1<'_, f64>,
+    forward: f64,
+    t: f64,
+    optimizer_name: &str,
+) -> PyResult<String> {
+    let slice = slice_from(strikes.as_slice()?, vols.as_slice()?, forward, t, false)?;
+    let opts = FitOptions {
+        optimizer: optimizer(optimizer_name)?,
+        ..FitOptions::default()
+    };
+    let fit = py
+        .detach(move || volfit::fit_svi(&slice, &opts))
+        .map_err(err)?;
+    serde_json::to_string(&fit).map_err(err)
+}
+
+/// SABR fit of one smile (Black vols, or normal vols with `normal`): JSON
+/// `{"model": {...}, "report": {...}}`. `beta` NaN: the default (1 Black, 0.5 normal).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn fit_sabr_json(
+    py: Python<'_>,
+    strikes: PyReadonlyArray1<'_, f64>,
+    vols: PyReadonlyArray1<'_, f64>,
+    forward: f64,
+    t: f64,
+    beta: f64,
+    normal: bool,
+    optimizer_name: &str,
+) -> PyResult<String> {
+    let slice = slice_from(strikes.as_slice()?, vols.as_slice()?, forward, t, normal)?;
+    let opts = FitOptions {
+        optimizer: optimizer(optimizer_name)?,
+        sabr: SabrOptions {
+            beta: if beta.is_nan() {
+                SabrBeta::Default
+            } else {
+                SabrBeta::Fixed(beta)
+            },
+            ..SabrOptions::default()
+        },
+        ..FitOptions::default()
+    };
+    let fit = py
+        .detach(move || volfit::fit_sabr(&slice, &opts))
+        .map_err(err)?;
+    serde_json::to_string(&fit).map_err(err)
+}
+
+fn format(name: &str) -> PyResult<Format> {
+    name.parse::<Format>().map_err(err)
+}
+
+fn pick(
+    path: &str,
+    fmt: &str,
+    underlying: Option<&str>,
+) -> PyResult<(Chain, volfit::quotes::IngestReport, f64)> {
+    let clock = Instant::now();
+    let (chains, ingest) = read_chains(path, format(fmt)?).map_err(err)?;
+    let micros = clock.elapsed().as_secs_f64() * 1e6;
+    let names: Vec<String> = chains.iter().map(|c| c.underlying.clone()).collect();
+    let chain = match underlying {
+        Some(u) => chains
+            .into_iter()
+            .find(|c| c.underlying.eq_ignore_ascii_case(u))
+            .ok_or_else(|| {
+                err(format!(
+                    "{path}: no underlying {u:?} (the file holds {})",
+                    names.join(", ")
+                ))
+            })?,
+        None => {
+            if chains.len() > 1 {
+                return Err(err(format!(
+                    "{path} holds several underlyings ({}): pass underlying=",
+                    names.join(", ")
+                )));
+            }
+            chains
+                .into_iter()
+                .next()
+                .ok_or_else(|| err(format!("{path}: no quotes")))?
+        }
+    };
+    Ok((chain, ingest, micros))
+}
+
+/// Reads a chain: `(columns, ingest report JSON)`; columns are numpy arrays (numbers) and
+/// lists (strings).
+#[pyfunction]
+#[pyo3(signature = (path, fmt = "auto", underlying = None))]
+fn read_chain<'py>(
+    py: Python<'py>,
+    path: &str,
+    fmt: &str,
+    underlying: Option<&str>,
+) -> PyResult<(Bound<'py, PyDict>, String)> {
+    let (chain, ingest, _) = py.detach(|| pick(path, fmt, underlying))?;
+    let q = &chain.quotes;
+    let d = PyDict::new(py);
+    let col =
+        |f: &dyn Fn(&volfit::quotes::OptionQuote) -> f64| -> Vec<f64> { q.iter().map(f).collect() };
+    d.set_item("underlying", vec![chain.underlying.clone(); q.len()])?;
+    d.set_item(
+        "symbol",
+        q.iter().map(|x| x.symbol.clone()).collect::<Vec<_>>(),
+    )?;
+    d.set_item(
+        "expiry",
+        q.iter().map(|x| x.expiry.to_rfc3339()).collect::<Vec<_>>(),
+    )?;
+    d.set_item(
+        "kind",
+        q.iter().map(|x| x.kind.to_string()).collect::<Vec<_>>(),
+    )?;
+    d.set_item("strike", col(&|x| x.strike).into_pyarray(py))?;
+    d.set_item("bid", col(&|x| x.bid.unwrap_or(f64::NAN)).into_pyarray(py))?;
+    d.set_item("ask", col(&|x| x.ask.unwrap_or(f64::NAN)).into_pyarray(py))?;
+    d.set_item(
+        "mark",
+        col(&|x| x.mark.unwrap_or(f64::NAN)).into_pyarray(py),
+    )?;
+    d.set_item(
+        "mark_iv",
+        col(&|x| x.mark_iv.unwrap_or(f64::NAN)).into_pyarray(py),
+    )?;
+    d.set_item(
+        "forward",
+        col(&|x| x.forward.unwrap_or(f64::NAN)).into_pyarray(py),
+    )?;
+    d.set_item(
+        "line",
+        q.iter()
+            .map(|x| x.line)
+            .collect::<Vec<u64>>()
+            .into_pyarray(py),
+    )?;
+    Ok((d, serde_json::to_string(&ingest).map_err(err)?))
+}
+
+fn model(name: &str) -> PyResult<SurfaceModel> {
+    match name.to_ascii_lowercase().as_str() {
+        "svi" => Ok(SurfaceModel::Svi),
+        "ssvi" => Ok(SurfaceModel::Ssvi),
+        "essvi" => Ok(SurfaceModel::Essvi),
+        "sabr" => Ok(SurfaceModel::Sabr),
+        other => Err(err(format!(
+            "unknown model {other:?}: expected svi, ssvi, essvi or sabr"
+        ))),
+    }
+}
+
+/// A fitted volatility surface (see `volfit.Surface` for the Python interface).
+#[pyclass(module = "volfit._volfit", frozen)]
+struct Surface {
+    inner: FittedSurface,
+    report: Option<RunReport>,
+    fit_report: Option<volfit::surface::SurfaceReport>,
+    chain: Option<Chain>,
+    opts: SurfaceOptions,
+}
+
+fn map2<'py>(
+    py: Python<'py>,
+    a: PyReadonlyArray1<'py, f64>,
+    b: PyReadonlyArray1<'py, f64>,
+    f: impl Fn(f64, f64) -> f64 + Send,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let (a, b) = (a.as_slice()?.to_vec(), b.as_slice()?.to_vec());
+    same_len(a.len(), &[b.len()])?;
+    let out = py.detach(move || {
+        a.iter()
+            .zip(&b)
+            .map(|(&x, &y)| f(x, y))
+            .collect::<Vec<f64>>()
+    });
+    Ok(out.into_pyarray(py))
+}
+
+#[pymethods]
+impl Surface {
+    /// Reads a chain file and calibrates its surface.
+    #[staticmethod]
+    #[pyo3(signature = (path, fmt = "auto", underlying = None, model_name = "svi", optimizer_name = "lm"))]
+    fn calibrate(
+        py: Python<'_>,
+        path: &str,
+        fmt: &str,
+        underlying: Option<&str>,
+        model_name: &str,
+        optimizer_name: &str,
+    ) -> PyResult<Surface> {
+        let opts = SurfaceOptions {
+            model: model(model_name)?,
+            fit: FitOptions {
+                optimizer: optimizer(optimizer_name)?,
+                ..FitOptions::default()
+            },
+            ..SurfaceOptions::default()
+        };
+        py.detach(|| {
+            let clock = Instant::now();
+            let (chain, ingest, ingest_micros) = pick(path, fmt, underlying)?;
+            let (surface, report) = calibrate_surface(&chain, &opts).map_err(err)?;
+            let run = RunReport::new(
+                path,
+                &ingest,
+                &chain,
+                &report,
+                ingest_micros,
+                clock.elapsed().as_secs_f64() * 1e6,
+            );
+            Ok(Surface {
+                inner: surface,
+                report: Some(run),
+                fit_report: Some(report),
+                chain: Some(chain),
+                opts,
+            })
+        })
+    }
+
+    /// Loads `surface.json`.
+    #[staticmethod]
+    fn load(path: &str) -> PyResult<Surface> {
+        Ok(Surface {
+            inner: FittedSurface::load(path).map_err(err)?,
+            report: None,
+            fit_report: None,
+            chain: None,
+            opts: SurfaceOptions::default(),
+        })
+    }
+
+    /// Writes `surface.json`.
+    fn save(&self, path: &str) -> PyResult<()> {
+        self.inner.save(path).map_err(err)
+    }
+
+    /// Implied vols at (strike, t) pairs.
+    fn vol<'py>(
+        &self,
+        py: Python<'py>,
+        strike: PyReadonlyArray1<'py, f64>,
+        t: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let s = &self.inner;
+        map2(py, strike, t, |k, t| s.vol(k, t))
+    }
+
+    /// Total variance at (k, t) pairs, k = ln(K/F(t)).
+    fn total_variance<'py>(
+        &self,
+        py: Python<'py>,
+        k: PyReadonlyArray1<'py, f64>,
+        t: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let s = &self.inner;
+        map2(py, k, t, |k, t| s.total_variance(k, t))
+    }
+
+    /// Dupire local vols at (strike, t) pairs (NaN where undefined).
+    fn local_vol<'py>(
+        &self,
+        py: Python<'py>,
+        strike: PyReadonlyArray1<'py, f64>,
+        t: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let s = &self.inner;
+        map2(py, strike, t, |k, t| s.local_vol(k, t).unwrap_or(f64::NAN))
+    }
+
+    /// Risk-neutral density at (strike, t) pairs.
+    fn density<'py>(
+        &self,
+        py: Python<'py>,
+        strike: PyReadonlyArray1<'py, f64>,
+        t: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let s = &self.inner;
+        map2(py, strike, t, |k, t| s.density(k, t))
+    }
+
+    /// Forwards at times `t`.
+    fn forward<'py>(
+        &self,
+        py: Python<'py>,
+        t: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let s = &self.inner;
+        let t = t.as_slice()?.to_vec();
+        let out = py.detach(move || t.iter().map(|&t| s.forward(t)).collect::<Vec<f64>>());
+        Ok(out.into_pyarray(py))
+    }
+
+    /// The expiries with their models, as JSON.
+    fn slices_json(&self) -> PyResult<String> {
+        serde_json::to_string(self.inner.slices()).map_err(err)
+    }
+
+    /// The run report (report.json) as JSON, when the surface was calibrated here.
+    fn report_json(&self) -> PyResult<Option<String>> {
+        self.report
+            .as_ref()
+            .map(|r| serde_json::to_string(r).map_err(err))
+            .transpose()
+    }
+
+    /// The arbitrage check of the surface as JSON.
+    fn check_json(&self) -> PyResult<String> {
+        serde_json::to_string(&self.inner.arbitrage_check()).map_err(err)
+    }
+
+    /// Draws the charts (and report.html when the surface was calibrated here) into `dir`;
+    /// `overlay`: another per-expiry model for the skew charts. Returns the files written.
+    #[pyo3(signature = (dir, formats, overlay = None))]
+    fn charts(
+        &self,
+        py: Python<'_>,
+        dir: &str,
+        formats: Vec<String>,
+        overlay: Option<&str>,
+    ) -> PyResult<Vec<String>> {
+        let fmts = formats
+            .iter()
+            .map(|f| match f.to_ascii_lowercase().as_str() {
+                "png" => Ok(ImageFormat::Png),
+                "svg" => Ok(ImageFormat::Svg),
+                other => Err(err(format!(
+                    "unknown image format {other:?}: expected png or svg"
+                ))),
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        let Some(sr) = &self.fit_report else {
+            return Err(err(
+                "charts need the fit report: calibrate the surface with volfit.calibrate_surface",
+            ));
+        };
+        let overlay_model = overlay.map(model).transpose()?;
+        py.detach(|| {
+            let chain = self.chain.as_ref().ok_or_else(|| err("no chain"))?;
+            let other = match overlay_model {
+                Some(m) => Some(
+                    calibrate_surface(
+                        chain,
+                        &SurfaceOptions {
+                            model: m,
+                            ..self.opts.clone()
+                        },
+                    )
+                    .map_err(err)?,
+                ),
+                None => None,
+            };
+            let name = overlay.unwrap_or("");
+            let dirp = PathBuf::from(dir);
+            let charts = render_all(
+                &ChartInput {
+                    surface: &self.inner,
+                    report: sr,
+                    overlay: other.as_ref().map(|(s, _)| (name, s)),
+                },
+                &dirp.join("plots"),
+                &fmts,
+            )
+            .map_err(err)?;
+            write_report_html(&dirp.join("report.html"), sr, &charts).map_err(err)?;
+            let mut files: Vec<String> = charts
+                .iter()
+                .flat_map(|c| c.files.iter().map(|p| p.display().to_string()))
+                .collect();
+            files.push(dirp.join("report.html").display().to_string());
+            Ok(files)
+        })
+    }
+}
+
+/// The native module.
+#[pymodule]
+fn _volfit(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("VolfitError", m.py().get_type::<VolfitError>())?;
+    m.add_function(wrap_pyfunction!(implied_vol, m)?)?;
+    m.add_function(wrap_pyfunction!(black_price, m)?)?;
+    m.add_function(wrap_pyfunction!(sabr_vol, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_svi_json, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_sabr_json, m)?)?;
+    m.add_function(wrap_pyfunction!(read_chain, m)?)?;
+    m.add_class::<Surface>()?;
+    Ok(())
+}

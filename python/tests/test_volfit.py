@@ -1,0 +1,143 @@
+"""Tests of the volfit Python package against outside numbers, round trips and the CLI's files."""
+
+import json
+import math
+import pathlib
+import threading
+
+import numpy as np
+import pytest
+
+import volfit
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared"
+SAMPLE = ROOT / "data" / "sample_chain.csv"
+
+
+def test_implied_vol_round_trips_black_prices_on_a_grid():
+    vol = np.linspace(0.05, 2.0, 40)[:, None, None]
+    strike = np.linspace(50.0, 200.0, 31)[None, :, None]
+    t = np.array([0.01, 0.5, 5.0])[None, None, :]
+    kind = np.where(strike >= 100.0, "call", "put")
+    price = volfit.black_price(kind, 100.0, strike, t, vol)
+    assert price.shape == (40, 31, 3)
+    back = volfit.implied_vol(kind, price, 100.0, strike, t)
+    ok = np.isfinite(back)
+    assert ok.mean() > 0.95
+    assert np.max(np.abs(back[ok] / np.broadcast_to(vol, back.shape)[ok] - 1.0)) < 1e-11
+
+
+def test_no_vol_is_nan_with_a_reason():
+    vols, reasons = volfit.implied_vol(
+        ["call", "put", "call", "call"], [5.0, 5.0, 120.0, float("nan")], 100.0, 110.0, 1.0,
+        return_reasons=True,
+    )
+    assert math.isfinite(vols[0]) and reasons[0] == ""
+    assert math.isnan(vols[1]) and reasons[1] == "below_intrinsic"
+    assert math.isnan(vols[2]) and reasons[2] == "above_upper_bound"
+    assert math.isnan(vols[3]) and reasons[3] == "non_finite_input"
+
+
+def test_scalars_in_scalars_out():
+    p = volfit.black_price("c", 100.0, 100.0, 1.0, 0.2)
+    assert isinstance(p, float) and abs(p - 7.965567455405804) < 1e-13
+    with pytest.raises(volfit.VolfitError, match="call"):
+        volfit.black_price("straddle", 100.0, 100.0, 1.0, 0.2)
+
+
+def test_sabr_matches_quantlib_reference():
+    path = SHARED / "reference" / "quantlib_sabr_interpolation_vols.csv"
+    if not path.exists():
+        pytest.skip("../shared/reference not present")
+    rows = np.loadtxt(path, delimiter=",", skiprows=1)
+    v = volfit.sabr_vol(rows[:, 0], 0.039, 1.0, 0.3, 0.6, 0.01, 0.02)
+    assert np.max(np.abs(v - rows[:, 1])) < 1e-12
+    with pytest.raises(volfit.VolfitError, match="rho"):
+        volfit.sabr_vol(0.04, 0.039, 1.0, 0.3, 0.6, 1.5, 0.02)
+
+
+def test_fits_recover_known_smiles():
+    k = np.linspace(70.0, 140.0, 15)
+    truth = volfit.sabr_vol(k, 100.0, 0.5, 0.25, 1.0, -0.4, 0.9)
+    fit = volfit.fit_sabr(k, truth, 100.0, 0.5)
+    assert abs(fit["model"]["rho"] + 0.4) < 1e-8 and fit["report"]["rmse_iv"] < 1e-12
+    svi = volfit.fit_svi(k, truth, 100.0, 0.5)
+    assert svi["report"]["butterfly_free"] and svi["report"]["rmse_iv"] < 5e-3
+    for opt in ["bfgs", "lbfgs"]:
+        assert volfit.fit_sabr(k, truth, 100.0, 0.5, optimizer=opt)["report"]["rmse_iv"] < 1e-5
+
+
+def test_read_chain_accounts_for_every_row():
+    table, report = volfit.read_chain(SAMPLE, as_pandas=False, with_report=True)
+    assert set(["strike", "bid", "ask", "kind", "expiry", "line"]) <= set(table)
+    assert len(table["strike"]) + len(report["rejected"]) == report["rows"] == 506
+    assert set(table["kind"]) == {"call", "put"}
+    with pytest.raises(volfit.VolfitError, match="no_such.csv"):
+        volfit.read_chain(ROOT / "no_such.csv")
+
+
+def test_read_chain_several_underlyings_needs_a_choice():
+    path = SHARED / "data" / "deribit" / "deribit_options_snapshot_20260215T153420Z.csv"
+    if not path.exists():
+        pytest.skip("../shared/data not present")
+    with pytest.raises(volfit.VolfitError, match="BTC, ETH"):
+        volfit.read_chain(path)
+    eth = volfit.read_chain(path, underlying="ETH", as_pandas=False)
+    assert set(eth["underlying"]) == {"ETH"}
+
+
+def test_surface_queries_persistence_and_report(tmp_path):
+    s = volfit.calibrate_surface(SAMPLE)
+    report = s.report()
+    for key in ["input", "format", "underlying", "as_of", "model", "optimizer", "ingest",
+                "slices", "calendar_free", "timing_micros"]:
+        assert key in report
+    assert report["underlying"] == "BTC" and len(report["slices"]) == 10
+    # Grid query by broadcasting.
+    K = np.linspace(70_000.0, 130_000.0, 7)
+    T = np.array([0.1, 0.5])
+    grid = s.vol(K[:, None], T[None, :])
+    assert grid.shape == (7, 2) and np.all(np.isfinite(grid))
+    lv = s.local_vol(K, 0.5)
+    assert np.all(lv > 0)
+    assert abs(float(s.forward(0.0)) - 95_000.0) < 1e-9
+    # Persistence: same vols bit for bit.
+    path = tmp_path / "surface.json"
+    s.save(path)
+    back = volfit.Surface.load(path)
+    assert np.array_equal(back.vol(K[:, None], T[None, :]), grid)
+    assert back.report() is None
+    assert json.loads(path.read_text())["format"] == "volfit-surface"
+    assert s.check()["arbitrage_free"]
+
+
+def test_charts_are_the_clis(tmp_path):
+    s = volfit.calibrate_surface(SAMPLE)
+    files = volfit.write_charts(s, tmp_path, formats=["png"])
+    pngs = [f for f in files if f.endswith(".png")]
+    assert len(pngs) == 15
+    html = (tmp_path / "report.html").read_text()
+    for f in pngs:
+        assert "plots/" + pathlib.Path(f).name in html
+        assert pathlib.Path(f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    s.save(tmp_path / "s.json")
+    with pytest.raises(volfit.VolfitError, match="fit report"):
+        volfit.Surface.load(tmp_path / "s.json").charts(tmp_path / "again")
+
+
+def test_threads_share_a_surface():
+    s = volfit.calibrate_surface(SAMPLE)
+    K = np.linspace(60_000.0, 140_000.0, 20_000)
+    want = s.vol(K, 0.3)
+    out = [None] * 4
+
+    def work(i):
+        out[i] = s.vol(K, 0.3)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert all(np.array_equal(o, want) for o in out)
