@@ -5,82 +5,18 @@
 //! share of quotes inside bid/ask, and how many fits have a negative density (volsurf's own
 //! scan over k ∈ [−2, 2]; volfit's density scan over ±6 ATM standard deviations).
 
+mod common;
+
+use common::{market, pct, quality};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
-use std::path::Path;
 use std::time::Instant;
 use volfit::fit::{FitOptions, fit_sabr};
-use volfit::quotes::{Format, read_chains};
-use volfit::slice::{SliceOptions, SmileSlice, Weighting, build_slices};
+use volfit::slice::Weighting;
 use volsurf::smile::{SabrSmile, SmileSection};
 
-fn slices() -> Vec<(String, SmileSlice)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    let mut out = Vec::new();
-    for f in [
-        "spx_gatheral/spx_ivols_20050915.csv",
-        "spx_gatheral/spx_ivols_20170424.csv",
-        "spx_gatheral/spx_ivols_20170519.csv",
-        "spx_gatheral/spx_ivols_20191220.csv",
-        "deribit/deribit_options_snapshot_20251230T173115Z.csv",
-        "deribit/deribit_options_snapshot_20260215T153420Z.csv",
-        "deribit/deribit_options_snapshot_20260415T161504Z.csv",
-        "deribit/deribit_api_book_20200521.csv",
-    ] {
-        let Ok((chains, _)) = read_chains(root.join(f), Format::Auto) else {
-            continue;
-        };
-        for c in &chains {
-            // Uniform weights: both fits minimise the same plain vol RMSE (volsurf's SABR default).
-            let so = SliceOptions {
-                weighting: Weighting::Uniform,
-                ..SliceOptions::default()
-            };
-            let (ss, _) = build_slices(c, &so);
-            for s in ss.into_iter().filter(|s| s.points.len() >= 5) {
-                out.push((
-                    format!(
-                        "{} {} t={:.3}",
-                        f.rsplit('/').next().unwrap_or(f),
-                        c.underlying,
-                        s.t
-                    ),
-                    s,
-                ));
-            }
-        }
-    }
-    out
-}
-
-fn market(s: &SmileSlice) -> Vec<(f64, f64)> {
-    s.points.iter().map(|p| (p.strike, p.mid_iv)).collect()
-}
-
-/// RMSE vs mid and share inside bid/ask of a vol function.
-fn quality(s: &SmileSlice, vol: impl Fn(f64) -> Option<f64>) -> (f64, f64) {
-    let (mut sse, mut n, mut inside, mut two) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    for p in &s.points {
-        let Some(v) = vol(p.strike) else { continue };
-        sse += (v - p.mid_iv).powi(2);
-        n += 1.0;
-        if let (Some(b), Some(a)) = (p.bid_iv, p.ask_iv) {
-            two += 1.0;
-            if v >= b && v <= a {
-                inside += 1.0;
-            }
-        }
-    }
-    ((sse / n.max(1.0)).sqrt(), inside / two.max(1.0))
-}
-
-fn pct(mut v: Vec<f64>, p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() - 1) as f64 * p) as usize]
-}
-
 fn bench(c: &mut Criterion) {
-    let all = slices();
+    let all = common::real_slices(&common::CHAINS, Weighting::Uniform);
     if all.is_empty() {
         eprintln!("../shared/data not found: nothing to bench");
         return;

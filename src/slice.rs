@@ -278,46 +278,7 @@ impl SmileSlice {
         forward: f64,
         quotes: &[(f64, f64)],
     ) -> Result<SmileSlice, SliceError> {
-        let pos = |what: &'static str, value: f64| {
-            if value.is_finite() && value > 0.0 {
-                Ok(())
-            } else {
-                Err(SliceError::NonPositive { what, value })
-            }
-        };
-        pos("time to expiry", t)?;
-        pos("forward", forward)?;
-        if quotes.is_empty() {
-            return Err(SliceError::Empty);
-        }
-        let mut points = Vec::with_capacity(quotes.len());
-        for &(strike, vol) in quotes {
-            pos("strike", strike)?;
-            pos("vol", vol)?;
-            let kind = OptionKind::otm(forward, strike);
-            points.push(SmilePoint {
-                strike,
-                k: (strike / forward).ln(),
-                kind,
-                bid_iv: None,
-                mid_iv: vol,
-                ask_iv: None,
-                weight: 1.0,
-                vega: black_greeks(kind, forward, strike, t, vol).vega,
-                line: None,
-            });
-        }
-        points.sort_by(|a, b| a.strike.total_cmp(&b.strike));
-        Ok(SmileSlice {
-            convention: VolConvention::Lognormal,
-            expiry: None,
-            t,
-            forward,
-            discount: 1.0,
-            forward_source: ForwardSource::User,
-            points,
-            excluded: Vec::new(),
-        })
+        Self::from_user_quotes(t, forward, quotes, VolConvention::Lognormal)
     }
 
     /// A slice of normal (Bachelier) vols from (strike, normal vol) pairs: unit weights, no
@@ -340,45 +301,63 @@ impl SmileSlice {
         forward: f64,
         quotes: &[(f64, f64)],
     ) -> Result<SmileSlice, SliceError> {
-        let pos = |what: &'static str, value: f64| {
-            if value.is_finite() && value > 0.0 {
-                Ok(())
-            } else {
-                Err(SliceError::NonPositive { what, value })
-            }
-        };
-        let finite = |what: &'static str, value: f64| {
-            if value.is_finite() {
-                Ok(())
-            } else {
+        Self::from_user_quotes(t, forward, quotes, VolConvention::Normal)
+    }
+
+    /// A user-made slice: unit weights, no bid/ask, discount 1; Black vols need positive
+    /// forward and strikes, normal vols take any finite ones.
+    fn from_user_quotes(
+        t: f64,
+        forward: f64,
+        quotes: &[(f64, f64)],
+        convention: VolConvention,
+    ) -> Result<SmileSlice, SliceError> {
+        let normal = convention == VolConvention::Normal;
+        let check = |what: &'static str, value: f64, positive: bool| {
+            if !value.is_finite() {
                 Err(SliceError::NonFinite { what, value })
+            } else if positive && !(value > 0.0) {
+                Err(SliceError::NonPositive { what, value })
+            } else {
+                Ok(())
             }
         };
-        pos("time to expiry", t)?;
-        finite("forward", forward)?;
+        check("time to expiry", t, true)?;
+        check("forward", forward, !normal)?;
         if quotes.is_empty() {
             return Err(SliceError::Empty);
         }
         let mut points = Vec::with_capacity(quotes.len());
         for &(strike, vol) in quotes {
-            finite("strike", strike)?;
-            pos("vol", vol)?;
+            check("strike", strike, !normal)?;
+            check("vol", vol, true)?;
             let kind = OptionKind::otm(forward, strike);
+            let (k, vega) = if normal {
+                (
+                    strike - forward,
+                    crate::black::bachelier_greeks(kind, forward, strike, t, vol).vega,
+                )
+            } else {
+                (
+                    (strike / forward).ln(),
+                    black_greeks(kind, forward, strike, t, vol).vega,
+                )
+            };
             points.push(SmilePoint {
                 strike,
-                k: strike - forward,
+                k,
                 kind,
                 bid_iv: None,
                 mid_iv: vol,
                 ask_iv: None,
                 weight: 1.0,
-                vega: crate::black::bachelier_greeks(kind, forward, strike, t, vol).vega,
+                vega,
                 line: None,
             });
         }
         points.sort_by(|a, b| a.strike.total_cmp(&b.strike));
         Ok(SmileSlice {
-            convention: VolConvention::Normal,
+            convention,
             expiry: None,
             t,
             forward,

@@ -2,7 +2,7 @@
 //! then `vol` and `check` on what it wrote; errors and exit codes.
 
 use super::volfit;
-use crate::common::{root, shared_data};
+use crate::common::{CHAIN_FILES, root, shared_data};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -121,19 +121,7 @@ fn check_report(dir: &Path, file: &Path, underlying: &str) -> (usize, usize, usi
 
 #[test]
 fn calibrate_every_real_chain() {
-    let files = [
-        "deribit/deribit_options_snapshot_20251230T173115Z.csv",
-        "deribit/deribit_options_snapshot_20260215T153420Z.csv",
-        "deribit/deribit_options_snapshot_20260415T161504Z.csv",
-        "deribit/deribit_api_book_20200521.csv",
-        "spx_gatheral/spx_ivols_20050915.csv",
-        "spx_gatheral/spx_ivols_20170424.csv",
-        "spx_gatheral/spx_ivols_20170519.csv",
-        "spx_gatheral/spx_ivols_20191220.csv",
-        "spx_gatheral/spx_optionmetrics_20050915.csv",
-        "spx_gatheral/spx_optionmetrics_20110915.csv",
-        "spx_cboe_2011/SPX-Options-24jan2011.csv",
-    ];
+    let files = CHAIN_FILES;
     for f in files {
         let file = shared_data(f);
         let out = tmp(&f.replace('/', "_"));

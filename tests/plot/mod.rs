@@ -1,7 +1,7 @@
 //! Charts: every chart renders for every real chain (decoded: right size, not blank, several
 //! colours), SVG too, and the review page links every chart.
 
-use crate::common::shared_data;
+use crate::common::{CHAIN_FILES, shared_data};
 use std::collections::HashSet;
 use std::path::Path;
 use volfit::plot::{ChartInput, ImageFormat, render_all, write_report_html};
@@ -32,17 +32,7 @@ fn inspect(path: &Path) -> (u32, u32, usize, f64) {
 fn every_chart_renders_for_every_real_chain() {
     let out = std::env::temp_dir().join(format!("volfit-plots-{}", std::process::id()));
     let mut total = 0;
-    for f in [
-        "spx_gatheral/spx_ivols_20050915.csv",
-        "spx_gatheral/spx_ivols_20170424.csv",
-        "spx_gatheral/spx_ivols_20170519.csv",
-        "spx_gatheral/spx_ivols_20191220.csv",
-        "spx_cboe_2011/SPX-Options-24jan2011.csv",
-        "deribit/deribit_options_snapshot_20251230T173115Z.csv",
-        "deribit/deribit_options_snapshot_20260215T153420Z.csv",
-        "deribit/deribit_options_snapshot_20260415T161504Z.csv",
-        "deribit/deribit_api_book_20200521.csv",
-    ] {
+    for f in CHAIN_FILES {
         let (chains, _) = read_chains(shared_data(f), Format::Auto).unwrap();
         for c in &chains {
             let (svi, report) = calibrate_surface(c, &SurfaceOptions::default()).unwrap();

@@ -1,7 +1,7 @@
 //! The fitted surface: local vol against known answers, density, calendar checks, bit-exact
 //! persistence, concurrent queries, and surfaces of every real chain.
 
-use crate::common::shared_data;
+use crate::common::{CHAIN_FILES, shared_data};
 use std::sync::Arc;
 use volfit::black::special::{norm_cdf, norm_pdf};
 use volfit::black::{OptionKind, black_price};
@@ -210,17 +210,7 @@ fn calendar_check_catches_a_planted_violation() {
 /// stays butterfly-free. Build times and calendar results are printed.
 #[test]
 fn every_real_chain_calibrates() {
-    for f in [
-        "spx_gatheral/spx_ivols_20050915.csv",
-        "spx_gatheral/spx_ivols_20170424.csv",
-        "spx_gatheral/spx_ivols_20170519.csv",
-        "spx_gatheral/spx_ivols_20191220.csv",
-        "deribit/deribit_options_snapshot_20251230T173115Z.csv",
-        "deribit/deribit_options_snapshot_20260215T153420Z.csv",
-        "deribit/deribit_options_snapshot_20260415T161504Z.csv",
-        "deribit/deribit_api_book_20200521.csv",
-        "spx_cboe_2011/SPX-Options-24jan2011.csv",
-    ] {
+    for f in CHAIN_FILES {
         let (chains, _) = read_chains(shared_data(f), Format::Auto).unwrap();
         for c in &chains {
             for model in [
