@@ -49,7 +49,7 @@ fn bench(c: &mut Criterion) {
         println!(
             "{name} {}: {} quotes used, {} expiries | read {read_ms:.2} ms (whole file) | slices {:.2} ms | fit + calendar check/repair {:.2} ms | arbitrage re-check {check_ms:.2} ms | arbitrage-free {}",
             chain.underlying,
-            r.quotes_used,
+            r.quotes_used(),
             s.slices().len(),
             r.timing_micros.implied_vol / 1e3,
             r.timing_micros.fit / 1e3,
@@ -74,19 +74,30 @@ fn bench(c: &mut Criterion) {
         });
         // volsurf on the same slices (strikes, mid vols, forwards, times), SVI per tenor.
         let (slices, _) = build_slices(chain, &SliceOptions::default());
-        let slices: Vec<_> = slices.into_iter().filter(|s| s.points.len() >= 5).collect();
+        let slices: Vec<_> = slices
+            .into_iter()
+            .filter(|s| s.points().len() >= 5)
+            .collect();
         g.bench_function(
             format!("{name}_{u}/volsurf_SurfaceBuilder_svi_same_slices"),
             |b| {
                 b.iter(|| {
                     let mut builder = SurfaceBuilder::new()
-                        .spot(chain.spot.unwrap_or(slices[0].forward))
+                        .spot(chain.spot.unwrap_or(slices[0].forward()))
                         .rate(0.0)
                         .model(SmileModel::Svi);
                     for s in &slices {
-                        let k: Vec<f64> = s.points.iter().map(|p| p.strike).collect();
-                        let v: Vec<f64> = s.points.iter().map(|p| p.mid_iv).collect();
-                        builder = builder.add_tenor_with_forward(s.t, &k, &v, s.forward);
+                        let k: Vec<f64> = s
+                            .points()
+                            .iter()
+                            .map(volfit::slice::SmilePoint::strike)
+                            .collect();
+                        let v: Vec<f64> = s
+                            .points()
+                            .iter()
+                            .map(volfit::slice::SmilePoint::mid_iv)
+                            .collect();
+                        builder = builder.add_tenor_with_forward(s.t(), &k, &v, s.forward());
                     }
                     builder.build().map_or(0, |_| 1)
                 });

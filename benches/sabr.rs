@@ -34,7 +34,7 @@ fn bench(c: &mut Criterion) {
         iv += w;
         arb_v += usize::from(!fit.report.butterfly_free);
         let clock = Instant::now();
-        match SabrSmile::calibrate(s.forward, s.t, 1.0, &market(s)) {
+        match SabrSmile::calibrate(s.forward(), s.t(), 1.0, &market(s)) {
             Ok(m) => {
                 ts.push(clock.elapsed().as_secs_f64() * 1e6);
                 let (r2, w) = quality(s, |k| m.vol(volsurf::Strike(k)).ok().map(|v| v.0));
@@ -88,8 +88,8 @@ fn bench(c: &mut Criterion) {
         });
         g.bench_function(format!("{label}/volsurf_SabrSmile_calibrate"), |b| {
             b.iter(|| {
-                SabrSmile::calibrate(s.forward, s.t, 1.0, black_box(&mk))
-                    .map(|m| m.vol(volsurf::Strike(s.forward)).map(|v| v.0))
+                SabrSmile::calibrate(s.forward(), s.t(), 1.0, black_box(&mk))
+                    .map(|m| m.vol(volsurf::Strike(s.forward())).map(|v| v.0))
             });
         });
     }

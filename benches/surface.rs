@@ -50,7 +50,7 @@ fn bench(c: &mut Criterion) {
         };
         tenors.push(s.t);
         smiles.push(Box::new(
-            SviSmile::new(s.forward, s.t, m.a, m.b, m.rho, m.m, m.sigma).expect("svi"),
+            SviSmile::new(s.forward, s.t, m.a(), m.b(), m.rho(), m.m(), m.sigma()).expect("svi"),
         ));
     }
     let theirs = PiecewiseSurface::new(tenors.clone(), smiles).expect("piecewise");

@@ -29,13 +29,13 @@ fn bench(c: &mut Criterion) {
         let fit = fit_svi(s, &opts).expect("volfit fit");
         tv.push(clock.elapsed().as_secs_f64() * 1e6);
         let (r, w) = quality(s, |k| {
-            Some((fit.model.w((k / s.forward).ln()) / s.t).sqrt())
+            Some((fit.model.w((k / s.forward()).ln()) / s.t()).sqrt())
         });
         rv.push(r);
         iv += w;
         arb_v += usize::from(!fit.report.butterfly_free);
         let clock = Instant::now();
-        match SviSmile::calibrate(s.forward, s.t, &market(s)) {
+        match SviSmile::calibrate(s.forward(), s.t(), &market(s)) {
             Ok(m) => {
                 ts.push(clock.elapsed().as_secs_f64() * 1e6);
                 let (r, w) = quality(s, |k| m.vol(volsurf::Strike(k)).ok().map(|v| v.0));
@@ -87,8 +87,8 @@ fn bench(c: &mut Criterion) {
         });
         g.bench_function(format!("{label}/volsurf_SviSmile_calibrate"), |b| {
             b.iter(|| {
-                SviSmile::calibrate(s.forward, s.t, black_box(&mk))
-                    .map(|m| m.vol(volsurf::Strike(s.forward)).map(|v| v.0))
+                SviSmile::calibrate(s.forward(), s.t(), black_box(&mk))
+                    .map(|m| m.vol(volsurf::Strike(s.forward())).map(|v| v.0))
             });
         });
     }

@@ -34,16 +34,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "{:>8} {:>4} {:>8} {:>8} {:>8} {:>8} {:>7} {:>10} {:>5} {:>6}",
             "T", "n", "alpha", "rho", "nu", "RMSE", "inside", "density<0", "iter", "µs"
         );
-        for s in slices.iter().filter(|s| s.points.len() >= 5) {
+        for s in slices.iter().filter(|s| s.points().len() >= 5) {
             let f = fit_sabr(s, &FitOptions::default())?;
             let (m, r) = (&f.model, &f.report);
             println!(
                 "{:>8.4} {:>4} {:>8.4} {:>8.4} {:>8.4} {:>8.5} {:>7} {:>10} {:>5} {:>6.0}",
-                s.t,
+                s.t(),
                 r.n_quotes,
-                m.alpha,
-                m.rho,
-                m.nu,
+                m.alpha(),
+                m.rho(),
+                m.nu(),
                 r.rmse_iv,
                 r.within_spread
                     .map_or_else(|| "—".into(), |w| format!("{:.0}%", 100.0 * w)),
@@ -80,9 +80,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             )?;
             println!(
                 "{name:>7}: α {:.4} ρ {:.4} ν {:.4}, RMSE {:.2} bp, {} iterations",
-                fit.model.alpha,
-                fit.model.rho,
-                fit.model.nu,
+                fit.model.alpha(),
+                fit.model.rho(),
+                fit.model.nu(),
                 fit.report.rmse_iv * 1e4,
                 fit.report.iterations
             );

@@ -43,13 +43,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let (m, r) = (&f.model, &f.report);
             println!(
                 "{:>8.4} {:>4} {:>9.5} {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>8.5} {:>7} {:>6.3} {:>5} {:>7.0}",
-                s.t,
+                s.t(),
                 r.n_quotes,
-                m.a,
-                m.b,
-                m.rho,
-                m.m,
-                m.sigma,
+                m.a(),
+                m.b(),
+                m.rho(),
+                m.m(),
+                m.sigma(),
                 r.rmse_iv,
                 r.within_spread
                     .map_or_else(|| "—".into(), |w| format!("{:.0}%", 100.0 * w)),

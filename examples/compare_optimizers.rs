@@ -36,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 build_slices(c, &SliceOptions::default())
                     .0
                     .into_iter()
-                    .filter(|s| s.points.len() >= 5),
+                    .filter(|s| s.points().len() >= 5),
             );
         }
     }

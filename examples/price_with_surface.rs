@@ -34,7 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ingest.rows,
         surface.slices().len(),
         report.timing_micros.total / 1e3,
-        report.calendar_free
+        report.calendar.calendar_free
     );
     // Any pricer takes the surface as a trait object.
     price(&surface, 0.25);

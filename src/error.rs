@@ -1,13 +1,14 @@
-//! The crate-wide error: one variant per layer, each wrapping that layer's own error type.
+//! The crate-wide error: one variant per layer, each wrapping that layer's own error type, so
+//! callers that mix layers use `?` throughout and keep every source.
 
 use crate::black::ImpliedVolError;
 use crate::fit::FitError;
+use crate::models::{ParamError, SpecError};
 use crate::quotes::IngestError;
 use crate::slice::SliceError;
-use crate::surface::SurfaceError;
+use crate::surface::{QueryError, SurfaceError};
 
-/// Any error volfit returns. Each layer has its own error type with structured fields; this
-/// enum lets callers that mix layers use `?` throughout.
+/// Any error volfit returns.
 ///
 /// ```
 /// fn vol_of_first_quote(path: &str) -> Result<f64, volfit::Error> {
@@ -29,10 +30,23 @@ pub enum Error {
     /// A smile slice could not be built.
     #[error(transparent)]
     Slice(#[from] SliceError),
+    /// A model parameter is outside its domain.
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    /// A model cannot be fitted to the data as given.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
     /// A fit failed.
     #[error(transparent)]
     Fit(#[from] FitError),
     /// A surface could not be built, saved or loaded.
     #[error(transparent)]
     Surface(#[from] SurfaceError),
+    /// A surface query has no answer.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// A chart could not be drawn.
+    #[cfg(feature = "plot")]
+    #[error(transparent)]
+    Plot(#[from] crate::plot::PlotError),
 }

@@ -16,16 +16,28 @@
 //!
 //! All prices are **undiscounted** (forward premiums) unless a name says otherwise.
 //!
-//! ## Layers
+//! ## Layers (one direction: each imports only the layers above it in this list)
 //! * [`black`] — Black-76 and Bachelier prices, greeks and implied volatility to machine
 //!   precision (Jäckel's *Let's Be Rational*), scalar, batched and parallel.
 //! * [`quotes`] — chain readers (Deribit CSV/JSON and raw order book, CBOE, OptionMetrics,
-//!   implied-vol tables, a generic CSV), a row-by-row [`IngestReport`], put–call-parity
-//!   forwards.
-//! * [`fit`] — the least-squares engine: Levenberg–Marquardt as an argmin solver (Moré's
-//!   trust region, QR, projected bounds) and argmin's BFGS / L-BFGS, chosen by [`fit::Optimizer`].
-//! * [`slice`](mod@slice) — per-expiry [`SmileSlice`]s: time to expiry, forward, filtered bid/mid/ask
-//!   implied vols and weights.
+//!   implied-vol tables, a generic CSV) declared in one table, a row-by-row
+//!   [`IngestReport`], put–call-parity forwards.
+//! * [`slice`](mod@slice) — per-expiry [`SmileSlice`]s (valid by construction): time to
+//!   expiry, forward, filtered bid/mid/ask implied vols and weights; [`slice::Points`], the
+//!   flat view every fit reads.
+//! * [`models`] — SVI, SSVI/eSSVI and SABR, one folder each with its calibration spec
+//!   ([`models::Calibrate`]); the one arbitrage module ([`models::arbitrage`]).
+//! * [`fit`] — the least-squares engine (Levenberg–Marquardt as an argmin solver, argmin's
+//!   BFGS / L-BFGS) and THE generic fitter [`fit::fit`] that runs any model's spec.
+//! * [`surface`] — the [`VolSurface`] trait with checked queries, [`FittedSurface`], the
+//!   surface's arbitrage verdict, metrics, `surface.json` and `report.json`.
+//! * `plot` (feature `plot`) — charts and the review page; draws only.
+//! * the `volfit` binary (feature `cli`) — a thin layer over the library.
+//!
+//! ## Features
+//! * default: `plot` and `cli`.
+//! * `default-features = false`: the lean core for pricing code (no clap, plotters,
+//!   indicatif or glob).
 //!
 //! ```
 //! use volfit::{black_price, implied_vol, OptionKind};
@@ -39,6 +51,7 @@ pub mod black;
 mod error;
 pub mod fit;
 pub mod models;
+#[cfg(feature = "plot")]
 pub mod plot;
 pub mod quotes;
 pub mod sample;
@@ -47,12 +60,14 @@ pub mod surface;
 
 pub use black::{Greeks, ImpliedVolError, OptionKind, black_greeks, black_price, implied_vol};
 pub use error::Error;
-pub use fit::{Fit, FitOptions, FitReport, fit_sabr, fit_svi};
+pub use fit::{Fit, FitOptions, FitReport, Optimizer, fit_sabr, fit_svi};
 pub use models::sabr::Sabr;
 pub use models::svi::Svi;
 pub use quotes::{Chain, Format, IngestReport, OptionQuote, read_chain};
 pub use slice::SmileSlice;
-pub use surface::{FittedSurface, SurfaceOptions, SurfaceReport, VolSurface, calibrate_surface};
+pub use surface::{
+    FittedSurface, SurfaceModel, SurfaceOptions, SurfaceReport, VolSurface, calibrate_surface,
+};
 
 /// The README's code blocks, compiled and run as doctests so the README cannot rot.
 #[cfg(doctest)]

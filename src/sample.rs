@@ -80,14 +80,18 @@ impl SplitMix {
 
 impl SampleSpec {
     /// The true SSVI surface.
-    pub fn surface(&self) -> Ssvi {
-        Ssvi {
-            rho: self.rho,
-            phi: Phi::PowerLaw {
+    ///
+    /// # Errors
+    /// [`ParamError`](crate::models::ParamError) when the spec's `ρ`, `η` or `γ` are outside
+    /// SSVI's domain.
+    pub fn surface(&self) -> Result<Ssvi, crate::models::ParamError> {
+        Ssvi::new(
+            self.rho,
+            Phi::PowerLaw {
                 eta: self.eta,
                 gamma: self.gamma,
             },
-        }
+        )
     }
 
     /// ATM total variance `θ(t)`.
@@ -103,7 +107,8 @@ impl SampleSpec {
 
     /// True implied vol at log-moneyness `k` and time `t`.
     pub fn vol(&self, k: f64, t: f64) -> f64 {
-        (self.surface().w(k, self.theta(t)) / t).sqrt()
+        self.surface()
+            .map_or(f64::NAN, |s| (s.w(k, self.theta(t)) / t).sqrt())
     }
 
     /// Expiries: the next two dailies, two weeklies, three monthlies and three quarterlies,
@@ -203,7 +208,7 @@ mod tests {
     #[test]
     fn truth_is_free_of_static_arbitrage() {
         let spec = SampleSpec::default();
-        let ssvi = spec.surface();
+        let ssvi = spec.surface().unwrap();
         let ts: Vec<f64> = (1..200).map(|i| f64::from(i) * 0.01).collect();
         for w in ts.windows(2) {
             let (a, b) = (spec.theta(w[0]), spec.theta(w[1]));

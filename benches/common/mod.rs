@@ -31,9 +31,9 @@ pub fn real_slices(files: &[&str], weighting: Weighting) -> Vec<(String, SmileSl
         };
         for c in &chains {
             let (ss, _) = build_slices(c, &so);
-            for s in ss.into_iter().filter(|s| s.points.len() >= 5) {
+            for s in ss.into_iter().filter(|s| s.points().len() >= 5) {
                 let name = f.rsplit('/').next().unwrap_or(f);
-                out.push((format!("{name} {} t={:.3}", c.underlying, s.t), s));
+                out.push((format!("{name} {} t={:.3}", c.underlying, s.t()), s));
             }
         }
     }
@@ -42,17 +42,20 @@ pub fn real_slices(files: &[&str], weighting: Weighting) -> Vec<(String, SmileSl
 
 /// `(strike, mid vol)` pairs of a slice.
 pub fn market(s: &SmileSlice) -> Vec<(f64, f64)> {
-    s.points.iter().map(|p| (p.strike, p.mid_iv)).collect()
+    s.points()
+        .iter()
+        .map(|p| (p.strike(), p.mid_iv()))
+        .collect()
 }
 
 /// RMSE vs mid and share inside bid/ask of a vol function.
 pub fn quality(s: &SmileSlice, vol: impl Fn(f64) -> Option<f64>) -> (f64, f64) {
     let (mut sse, mut n, mut inside, mut two) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    for p in &s.points {
-        let Some(v) = vol(p.strike) else { continue };
-        sse += (v - p.mid_iv).powi(2);
+    for p in s.points() {
+        let Some(v) = vol(p.strike()) else { continue };
+        sse += (v - p.mid_iv()).powi(2);
         n += 1.0;
-        if let (Some(b), Some(a)) = (p.bid_iv, p.ask_iv) {
+        if let (Some(b), Some(a)) = (p.bid_iv(), p.ask_iv()) {
             two += 1.0;
             if v >= b && v <= a {
                 inside += 1.0;

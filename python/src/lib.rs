@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 use volfit::OptionKind;
 use volfit::fit::{FitOptions, Optimizer, SabrBeta, SabrOptions};
-use volfit::models::sabr::{Sabr, SabrExpansion};
+use volfit::models::sabr::{SabrExpansion, SabrParams};
 use volfit::plot::{ChartInput, ImageFormat, render_all, write_report_html};
 use volfit::quotes::{Chain, Format, read_chains};
 use volfit::slice::SmileSlice;
@@ -123,14 +123,7 @@ fn black_price<'py>(
 }
 
 fn expansion(name: &str) -> PyResult<SabrExpansion> {
-    match name.to_ascii_lowercase().as_str() {
-        "hagan" => Ok(SabrExpansion::Hagan),
-        "obloj" => Ok(SabrExpansion::Obloj),
-        "normal" => Ok(SabrExpansion::Normal),
-        other => Err(err(format!(
-            "unknown SABR expansion {other:?}: expected hagan, obloj or normal"
-        ))),
-    }
+    name.parse::<SabrExpansion>().map_err(err)
 }
 
 /// SABR implied vols at `strike` (Black of F + shift, or normal for the normal expansion).
@@ -149,7 +142,7 @@ fn sabr_vol<'py>(
     expansion_name: &str,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let e = expansion(expansion_name)?;
-    let s = Sabr {
+    let s = SabrParams {
         alpha,
         beta,
         rho,
@@ -158,8 +151,9 @@ fn sabr_vol<'py>(
         forward,
         t,
         expansion: e,
-    };
-    s.validate().map_err(err)?;
+    }
+    .build()
+    .map_err(err)?;
     let k = strike.as_slice()?.to_vec();
     let out = py.detach(move || k.iter().map(|&k| s.vol(k)).collect::<Vec<f64>>());
     Ok(out.into_pyarray(py))
@@ -332,15 +326,7 @@ fn read_chain<'py>(
 }
 
 fn model(name: &str) -> PyResult<SurfaceModel> {
-    match name.to_ascii_lowercase().as_str() {
-        "svi" => Ok(SurfaceModel::Svi),
-        "ssvi" => Ok(SurfaceModel::Ssvi),
-        "essvi" => Ok(SurfaceModel::Essvi),
-        "sabr" => Ok(SurfaceModel::Sabr),
-        other => Err(err(format!(
-            "unknown model {other:?}: expected svi, ssvi, essvi or sabr"
-        ))),
-    }
+    name.parse::<SurfaceModel>().map_err(err)
 }
 
 /// A fitted volatility surface (see `volfit.Surface` for the Python interface).
@@ -579,5 +565,17 @@ fn _volfit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit_sabr_json, m)?)?;
     m.add_function(wrap_pyfunction!(read_chain, m)?)?;
     m.add_class::<Surface>()?;
+    // The lists the library declares once, for the Python side to offer and check.
+    let names = |v: Vec<&'static str>| v;
+    m.add(
+        "MODELS",
+        names(SurfaceModel::ALL.iter().map(|x| x.name()).collect()),
+    )?;
+    m.add(
+        "OPTIMIZERS",
+        names(Optimizer::ALL.iter().map(|x| x.name()).collect()),
+    )?;
+    m.add("FORMATS", Format::names())?;
+    m.add("SABR_EXPANSIONS", SabrExpansion::NAMES.to_vec())?;
     Ok(())
 }

@@ -141,3 +141,18 @@ def test_threads_share_a_surface():
     for th in threads:
         th.join()
     assert all(np.array_equal(o, want) for o in out)
+
+
+def test_invalid_queries_are_nan_and_lists_come_from_the_library():
+    s = volfit.calibrate_surface(SAMPLE)
+    bad = s.vol(np.array([np.nan, -1.0, 0.0, 100_000.0, 100_000.0]),
+                np.array([0.5, 0.5, 0.5, -1.0, np.nan]))
+    assert np.all(np.isnan(bad))
+    assert np.isnan(s.local_vol(-1.0, 0.5)) and np.isnan(s.density(100_000.0, -1.0))
+    assert volfit.MODELS == ["svi", "ssvi", "essvi", "sabr"]
+    assert volfit.OPTIMIZERS == ["lm", "bfgs", "lbfgs"]
+    assert "deribit-api" in volfit.FORMATS and volfit.FORMATS[0] == "auto"
+    for model in volfit.MODELS:
+        assert volfit.calibrate_surface(SAMPLE, model=model).check() is not None
+    with pytest.raises(volfit.VolfitError, match="expected svi, ssvi, essvi, sabr"):
+        volfit.calibrate_surface(SAMPLE, model="heston")

@@ -10,7 +10,8 @@ use std::time::Instant;
 use volfit::fit::{FitOptions, Optimizer};
 use volfit::plot::{ChartInput, ImageFormat, render_all, write_report_html};
 use volfit::quotes::{Chain, Format, IngestReport, read_chains};
-use volfit::surface::{RunReport, SurfaceModel, SurfaceOptions, calibrate_surface};
+use volfit::surface::metrics::review_flags;
+use volfit::surface::{RunReport, SurfaceModel, SurfaceOptions, calibrate_surface, write_atomic};
 
 /// Options of one `calibrate` run.
 pub struct Args {
@@ -225,12 +226,12 @@ fn calibrate_one(j: &Job, a: &Args) -> anyhow::Result<String> {
     );
     let timing = json.timing_micros;
     let path = j.dir.join("report.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&json)?)
+    write_atomic(&path, serde_json::to_string_pretty(&json)?.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
     let flagged = report
         .slices
         .iter()
-        .filter(|s| !volfit::plot::flags(s, &report).is_empty())
+        .filter(|s| !review_flags(s, &report).is_empty())
         .count();
     Ok(format!(
         "{} {}: {} expiries ({} flagged, {} failed), calendar-free {}, {:.1} ms -> {}{plot_note}",
@@ -239,7 +240,7 @@ fn calibrate_one(j: &Job, a: &Args) -> anyhow::Result<String> {
         report.slices.len(),
         flagged,
         report.failed.len(),
-        report.calendar_free,
+        report.calendar.calendar_free,
         timing.total / 1e3,
         j.dir.display()
     ))

@@ -4,7 +4,7 @@ mod calibrate;
 mod iv;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use volfit::OptionKind;
@@ -21,84 +21,6 @@ use volfit::surface::{FittedSurface, SurfaceModel, VolSurface};
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-/// Chain file formats (`auto` sniffs the header).
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum FormatArg {
-    Auto,
-    Deribit,
-    DeribitApi,
-    Cboe,
-    Optionmetrics,
-    Ivtable,
-    Csv,
-}
-
-impl From<FormatArg> for Format {
-    fn from(f: FormatArg) -> Format {
-        match f {
-            FormatArg::Auto => Format::Auto,
-            FormatArg::Deribit => Format::Deribit,
-            FormatArg::DeribitApi => Format::DeribitApi,
-            FormatArg::Cboe => Format::Cboe,
-            FormatArg::Optionmetrics => Format::Optionmetrics,
-            FormatArg::Ivtable => Format::Ivtable,
-            FormatArg::Csv => Format::Csv,
-        }
-    }
-}
-
-/// Surface models.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum ModelArg {
-    /// Raw SVI per expiry, butterfly-free, calendar-repaired (default).
-    Svi,
-    /// One SSVI surface: calendar- and butterfly-free by construction.
-    Ssvi,
-    /// eSSVI: (θ, ρ, ψ) per expiry, calendar-free.
-    Essvi,
-    /// SABR per expiry (β = 1 for Black-vol chains).
-    Sabr,
-}
-
-impl From<ModelArg> for SurfaceModel {
-    fn from(m: ModelArg) -> SurfaceModel {
-        match m {
-            ModelArg::Svi => SurfaceModel::Svi,
-            ModelArg::Ssvi => SurfaceModel::Ssvi,
-            ModelArg::Essvi => SurfaceModel::Essvi,
-            ModelArg::Sabr => SurfaceModel::Sabr,
-        }
-    }
-}
-
-/// Optimisers.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum OptimizerArg {
-    /// Levenberg–Marquardt (default).
-    Lm,
-    /// BFGS (argmin).
-    Bfgs,
-    /// L-BFGS (argmin).
-    Lbfgs,
-}
-
-impl From<OptimizerArg> for Optimizer {
-    fn from(o: OptimizerArg) -> Optimizer {
-        match o {
-            OptimizerArg::Lm => Optimizer::LevenbergMarquardt,
-            OptimizerArg::Bfgs => Optimizer::Bfgs,
-            OptimizerArg::Lbfgs => Optimizer::Lbfgs,
-        }
-    }
-}
-
-/// Option kinds for `vol --kind`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum KindArg {
-    Call,
-    Put,
 }
 
 #[derive(Debug, Subcommand)]
@@ -131,17 +53,17 @@ enum Command {
         /// Chain file, directory or glob.
         input: String,
         /// Input format.
-        #[arg(long, value_enum, default_value = "auto")]
-        format: FormatArg,
+        #[arg(long, value_enum, default_value_t = Format::Auto)]
+        format: Format,
         /// Calibrate only this underlying (e.g. BTC).
         #[arg(long)]
         underlying: Option<String>,
         /// Surface model.
-        #[arg(long, value_enum, default_value = "svi")]
-        model: ModelArg,
+        #[arg(long, value_enum, default_value_t = SurfaceModel::Svi)]
+        model: SurfaceModel,
         /// Optimiser of the fits.
-        #[arg(long, value_enum, default_value = "lm")]
-        optimizer: OptimizerArg,
+        #[arg(long, value_enum, default_value_t = Optimizer::LevenbergMarquardt)]
+        optimizer: Optimizer,
         /// Output directory.
         #[arg(long, default_value = "volfit-out")]
         out: PathBuf,
@@ -170,7 +92,7 @@ enum Command {
         t: f64,
         /// Also print the price of this option.
         #[arg(long, value_enum)]
-        kind: Option<KindArg>,
+        kind: Option<OptionKind>,
     },
     /// Static-arbitrage report of a stored surface; exits 1 if it finds any.
     ///
@@ -237,10 +159,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_plots,
         } => calibrate::run(&calibrate::Args {
             input,
-            format: format.into(),
+            format,
             underlying,
-            model: model.into(),
-            optimizer: optimizer.into(),
+            model,
+            optimizer,
             out,
             plots: !no_plots,
         }),
@@ -257,13 +179,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("--t must be a positive number of years, got {t}");
             }
             let s = FittedSurface::load(&surface)?;
-            let vol = s.vol(strike, t);
+            let vol = s.try_vol(strike, t)?;
             println!("{vol}");
-            if let Some(k) = kind {
-                let kind = match k {
-                    KindArg::Call => OptionKind::Call,
-                    KindArg::Put => OptionKind::Put,
-                };
+            if let Some(kind) = kind {
                 println!(
                     "{}",
                     s.price(kind, strike, t) * s.discount(t).unwrap_or(1.0)
@@ -303,8 +221,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 if r.calendar.violations.is_empty() {
                     println!(
-                        "  calendar: free on k in [{:.3}, {:.3}] ({} points per expiry pair)",
-                        r.calendar.k_range[0], r.calendar.k_range[1], r.calendar.points
+                        "  calendar: free on k in [{:.3}, {:.3}] (each expiry pair on the union of its quoted ranges)",
+                        r.calendar.k_range[0], r.calendar.k_range[1]
                     );
                 }
                 for (a, b) in &r.calendar.wing_crossings {

@@ -1,4 +1,4 @@
-//! The least-squares engine every fit in volfit runs on.
+//! The fitting layer: the least-squares engine and the one generic fitter every model runs on.
 //!
 //! * [`LevenbergMarquardt`] — an argmin [`Solver`](argmin::core::Solver): scaled,
 //!   QR-based Moré (1978) trust region, with projected box bounds ([`lm`]).
@@ -7,43 +7,55 @@
 //! * [`least_squares`] — one call that runs a problem under the [`Optimizer`] chosen, inside
 //!   argmin's `Executor`, and returns the parameters, a [`SolveReport`] and the final
 //!   Jacobian; [`covariance`] turns that Jacobian into parameter covariances.
+//! * [`fit`] — THE generic fitter ([`smile`]): any model implementing
+//!   [`Calibrate`](crate::models::Calibrate) under any optimiser and [`Objective`].
+//!   [`fit_svi`], [`fit_sabr`], [`fit_ssvi`] and [`fit_essvi`] are its named entry points.
 //!
-//! Problems implement argmin's [`Operator`] (residuals) and [`Jacobian`]; their parameter,
-//! residual and Jacobian types only need the slice views of [`views`]. With static-size
-//! parameters and pooled or static residual buffers a fit allocates nothing per iteration.
+//! Problems implement argmin's [`Operator`](argmin::core::Operator) (residuals) and
+//! [`Jacobian`](argmin::core::Jacobian); their parameter, residual and Jacobian types only need
+//! the slice views of [`views`]. With stack parameters and pooled residual buffers a fit
+//! allocates nothing per iteration.
+//!
+//! Adding an optimiser: a variant of [`Optimizer`] (its name in [`Optimizer::ALL`]) and its
+//! arm in [`least_squares`]; the CLI and the Python package read the list.
 
 pub mod linalg;
 pub mod lm;
 pub mod pool;
 pub mod quasi_newton;
-pub mod sabr;
 pub mod smile;
-pub mod ssvi;
-pub mod svi;
+mod solve;
+mod surface_fit;
 pub mod views;
 
+pub use crate::models::arbitrage::{CalendarCheck, calendar_check};
+pub use crate::models::sabr::{SabrBeta, SabrOptions};
+pub use crate::slice::Objective;
 pub use lm::LevenbergMarquardt;
-pub use sabr::{fit_sabr, fit_sabr_from, sabr_initial_guess};
-pub use smile::{Fit, FitOptions, FitReport, Objective, SabrBeta, SabrOptions};
-pub use ssvi::{fit_essvi, fit_ssvi};
-pub use svi::{fit_svi, fit_svi_floored, fit_svi_from};
+pub use smile::{Fit, FitOptions, FitReport, ParamBuf, fit, fit_from, fit_points, initial_guess};
+pub use solve::{SolveOptions, SolveReport, Termination, covariance, least_squares};
+pub use surface_fit::{EssviFit, SsviFit, fit_essvi, fit_ssvi, fit_ssvi_with};
 pub use views::{JacobianMatrix, ParamVector, ResidualVector};
 
-use argmin::core::{Executor, Jacobian, Operator, State, TerminationReason, TerminationStatus};
-use argmin::solver::linesearch::MoreThuenteLineSearch;
-use argmin::solver::quasinewton::{BFGS, LBFGS};
-use quasi_newton::{Map, QuasiNewtonAdapter};
+use crate::models::SpecError;
+use crate::models::sabr::Sabr;
+use crate::models::svi::Svi;
+use crate::slice::SmileSlice;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Which optimiser a fit runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Optimizer {
     /// Levenberg–Marquardt (the default: quadratic convergence on small residual problems,
     /// bounds by projection).
     #[default]
+    #[serde(rename = "lm", alias = "levenberg-marquardt")]
+    #[cfg_attr(feature = "cli", value(name = "lm"))]
     LevenbergMarquardt,
     /// argmin's BFGS with More–Thuente line search on `½‖r‖²`.
     Bfgs,
@@ -52,12 +64,28 @@ pub enum Optimizer {
 }
 
 impl Optimizer {
+    /// Every optimiser, in declaration order (the list the CLI and Python read).
+    pub const ALL: [Optimizer; 3] = [
+        Optimizer::LevenbergMarquardt,
+        Optimizer::Bfgs,
+        Optimizer::Lbfgs,
+    ];
+
     /// The short name (`lm`, `bfgs`, `lbfgs`).
     pub fn name(self) -> &'static str {
         match self {
             Optimizer::LevenbergMarquardt => "lm",
             Optimizer::Bfgs => "bfgs",
             Optimizer::Lbfgs => "lbfgs",
+        }
+    }
+
+    /// Other names accepted by `FromStr`.
+    fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Optimizer::LevenbergMarquardt => &["levenberg-marquardt"],
+            Optimizer::Bfgs => &[],
+            Optimizer::Lbfgs => &["l-bfgs"],
         }
     }
 }
@@ -71,75 +99,30 @@ impl fmt::Display for Optimizer {
 impl FromStr for Optimizer {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "lm" | "levenberg-marquardt" => Ok(Optimizer::LevenbergMarquardt),
-            "bfgs" => Ok(Optimizer::Bfgs),
-            "lbfgs" | "l-bfgs" => Ok(Optimizer::Lbfgs),
-            other => Err(format!(
-                "unknown optimizer {other:?}: expected lm, bfgs or lbfgs"
-            )),
-        }
+        let s = s.trim().to_ascii_lowercase();
+        Optimizer::ALL
+            .into_iter()
+            .find(|o| o.name() == s || o.aliases().contains(&s.as_str()))
+            .ok_or_else(|| {
+                let names: Vec<&str> = Optimizer::ALL.iter().map(|o| o.name()).collect();
+                format!("unknown optimizer {s:?}: expected {}", names.join(", "))
+            })
     }
 }
 
-/// Settings of [`least_squares`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SolveOptions {
-    /// The optimiser.
-    pub optimizer: Optimizer,
-    /// Iteration limit.
-    pub max_iters: u64,
-    /// Relative cost-reduction tolerance.
-    pub ftol: f64,
-    /// Relative step tolerance.
-    pub xtol: f64,
-    /// Gradient tolerance (LM: cosine between residuals and Jacobian columns; quasi-Newton:
-    /// gradient norm).
-    pub gtol: f64,
-    /// Lower bounds (empty: none).
-    pub lower: Vec<f64>,
-    /// Upper bounds (empty: none).
-    pub upper: Vec<f64>,
-}
-
-impl Default for SolveOptions {
-    fn default() -> Self {
-        SolveOptions {
-            optimizer: Optimizer::LevenbergMarquardt,
-            max_iters: 200,
-            ftol: lm::DEFAULT_TOL,
-            xtol: lm::DEFAULT_TOL,
-            gtol: lm::DEFAULT_TOL,
-            lower: Vec::new(),
-            upper: Vec::new(),
-        }
-    }
-}
-
-/// What a solve did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SolveReport {
-    /// Final cost `½‖r‖²`.
-    pub cost: f64,
-    /// Iterations (accepted steps for LM).
-    pub iterations: u64,
-    /// Residual evaluations.
-    pub evaluations: u64,
-    /// Jacobian (or gradient) evaluations.
-    pub jacobian_evaluations: u64,
-    /// Why it stopped.
-    pub termination: String,
-    /// Whether it stopped on a convergence test (not on the iteration limit or a failure).
-    pub converged: bool,
-}
+/// An error from argmin (a solver or a problem callback), kept with its chain.
+pub type SolverError = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Errors of the fitting layer.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum FitError {
-    /// The optimiser or the problem failed (argmin's error, as text).
+    /// The optimiser or the problem failed: argmin's error, with its source chain.
     #[error("solver failed: {0}")]
-    Solver(String),
+    Solver(#[source] SolverError),
+    /// The solver ended without a solution in its state.
+    #[error("solver ended without a solution: {0}")]
+    NoSolution(&'static str),
     /// The solution is not finite.
     #[error("solution not finite after {iterations} iterations: {reason}")]
     NotFinite {
@@ -157,270 +140,142 @@ pub enum FitError {
         params: usize,
     },
     /// A fit of one expiry failed.
-    #[error("expiry t = {t:.6}: {reason} (after {iterations} iterations)")]
+    #[error("expiry t = {t:.6}: {source} (after {iterations} iterations)")]
     Slice {
         /// Time to expiry of the slice.
         t: f64,
-        /// Why.
-        reason: String,
         /// Iterations done.
         iterations: u64,
+        /// Why.
+        #[source]
+        source: Box<FitError>,
     },
-    /// An input is outside the model's domain.
+    /// The data or the options are outside the model's domain, or give no start.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// A request the model cannot serve.
     #[error("{0}")]
-    Invalid(String),
+    Unsupported(&'static str),
 }
 
-impl From<argmin::core::Error> for FitError {
-    fn from(e: argmin::core::Error) -> Self {
-        FitError::Solver(e.to_string())
+impl FitError {
+    /// An argmin error, kept as the source.
+    pub fn solver(e: argmin::core::Error) -> FitError {
+        let boxed: Box<dyn std::error::Error + Send + Sync + 'static> = e.into();
+        FitError::Solver(Arc::from(boxed))
     }
 }
 
-fn termination_text(status: &TerminationStatus) -> (String, bool) {
-    match status {
-        TerminationStatus::Terminated(TerminationReason::SolverConverged) => {
-            ("converged".into(), true)
-        }
-        TerminationStatus::Terminated(TerminationReason::TargetCostReached) => {
-            ("target cost reached".into(), true)
-        }
-        TerminationStatus::Terminated(TerminationReason::MaxItersReached) => {
-            ("iteration limit".into(), false)
-        }
-        TerminationStatus::Terminated(TerminationReason::SolverExit(s)) => (s.clone(), false),
-        TerminationStatus::Terminated(r) => (r.text().to_string(), false),
-        TerminationStatus::NotTerminated => ("not terminated".into(), false),
-    }
-}
-
-/// Runs a least-squares problem under the chosen optimiser inside argmin's `Executor`.
-/// Returns the parameters, the report, and the Jacobian at the solution.
+/// Fits raw SVI to a slice, free of butterfly arbitrage unless `opts.no_arbitrage` is off
+/// (the spec: [`crate::models::svi`]; the fitter: [`fit`]).
 ///
 /// # Errors
-/// [`FitError::Solver`] if the problem fails to evaluate or the solver rejects its input;
-/// [`FitError::NotFinite`] if the result is not finite.
+/// [`FitError::TooFewPoints`] below 5 quotes; [`FitError::Spec`] for normal-vol slices or
+/// when no start can be formed; [`FitError::Slice`] when the optimiser fails.
 ///
 /// ```
-/// use argmin::core::{Error, Jacobian, Operator};
-/// use nalgebra::{Dyn, OMatrix, OVector, U1, Vector1};
-/// use volfit::fit::{least_squares, Optimizer, SolveOptions};
-/// // Fit x² = 2 with x ≥ 0 (a one-residual problem).
-/// struct Sqrt2;
-/// impl Operator for Sqrt2 {
-///     type Param = Vector1<f64>;
-///     type Output = OVector<f64, Dyn>;
-///     fn apply(&self, p: &Vector1<f64>) -> Result<Self::Output, Error> { Ok(OVector::<f64, Dyn>::from_element(1, p[0] * p[0] - 2.0)) }
-/// }
-/// impl Jacobian for Sqrt2 {
-///     type Param = Vector1<f64>;
-///     type Jacobian = OMatrix<f64, Dyn, U1>;
-///     fn jacobian(&self, p: &Vector1<f64>) -> Result<Self::Jacobian, Error> { Ok(OMatrix::<f64, Dyn, U1>::from_element(1, 2.0 * p[0])) }
-/// }
-/// for optimizer in [Optimizer::LevenbergMarquardt, Optimizer::Bfgs, Optimizer::Lbfgs] {
-///     let opts = SolveOptions { optimizer, lower: vec![0.0], upper: vec![f64::INFINITY], ..SolveOptions::default() };
-///     let (x, report, _) = least_squares(Sqrt2, Vector1::new(3.0), &opts).unwrap();
-///     assert!((x[0] - 2f64.sqrt()).abs() < 1e-7, "{optimizer}: {x} {report:?}");
-/// }
+/// use volfit::{fit_svi, SmileSlice};
+/// use volfit::fit::FitOptions;
+/// use volfit::models::svi::Svi;
+/// let truth = Svi::new(0.02, 0.2, -0.5, 0.05, 0.15).unwrap();
+/// let t = 0.5;
+/// let quotes: Vec<(f64, f64)> = (-10..=10).map(|i| {
+///     let k = 0.06 * f64::from(i);
+///     (100.0 * k.exp(), (truth.w(k) / t).sqrt())
+/// }).collect();
+/// let slice = SmileSlice::from_vols(t, 100.0, &quotes).unwrap();
+/// let fit = fit_svi(&slice, &FitOptions::default()).unwrap();
+/// assert!(fit.report.rmse_iv < 1e-8 && fit.report.butterfly_free);
 /// ```
-pub fn least_squares<O, P, R, J>(
-    problem: O,
-    x0: P,
-    opts: &SolveOptions,
-) -> Result<(P, SolveReport, J), FitError>
-where
-    O: Operator<Param = P, Output = R> + Jacobian<Param = P, Jacobian = J>,
-    P: ParamVector,
-    R: ResidualVector,
-    J: JacobianMatrix,
-{
-    let n = x0.len();
-    let bound = |v: &[f64], i: usize, default: f64| v.get(i).copied().unwrap_or(default);
-    match opts.optimizer {
-        Optimizer::LevenbergMarquardt => {
-            let mut solver = LevenbergMarquardt::new()
-                .with_tolerances(opts.ftol, opts.xtol, opts.gtol)
-                .with_kv(false);
-            if !opts.lower.is_empty() || !opts.upper.is_empty() {
-                let lo: Vec<f64> = (0..n)
-                    .map(|i| bound(&opts.lower, i, f64::NEG_INFINITY))
-                    .collect();
-                let hi: Vec<f64> = (0..n)
-                    .map(|i| bound(&opts.upper, i, f64::INFINITY))
-                    .collect();
-                solver = solver.with_bounds(&lo, &hi);
-            }
-            // Evaluation counts come from the problem wrapper (the state's per-iteration copy of
-            // them would allocate).
-            let res = Executor::new(problem, solver)
-                .configure(|s| s.param(x0).max_iters(opts.max_iters))
-                .timer(false)
-                .run()?;
-            let counts = &res.problem.counts;
-            let (evaluations, jacobian_evaluations) = (
-                counts.get("operator_count").copied().unwrap_or(0),
-                counts.get("jacobian_count").copied().unwrap_or(0),
-            );
-            let mut state = res.state;
-            let (termination, converged) = termination_text(&state.termination_status);
-            let iterations = state.get_iter();
-            let cost = state.get_cost();
-            let jac = state
-                .take_jacobian()
-                .ok_or_else(|| FitError::Solver("no Jacobian in the final state".into()))?;
-            let x = state
-                .take_param()
-                .ok_or_else(|| FitError::Solver("no parameters in the final state".into()))?;
-            check_finite(&x, cost, iterations)?;
-            Ok((
-                x,
-                SolveReport {
-                    cost,
-                    iterations,
-                    evaluations,
-                    jacobian_evaluations,
-                    termination,
-                    converged,
-                },
-                jac,
-            ))
-        }
-        Optimizer::Bfgs | Optimizer::Lbfgs => {
-            let maps: Vec<Map> = (0..n)
-                .map(|i| {
-                    Map::new(
-                        bound(&opts.lower, i, f64::NEG_INFINITY),
-                        bound(&opts.upper, i, f64::INFINITY),
-                    )
-                })
-                .collect();
-            let mut adapter = QuasiNewtonAdapter {
-                inner: &problem,
-                template: x0.clone(),
-                maps,
-                scale: vec![1.0; n],
-            };
-            adapter.set_scales(&x0)?;
-            let u0 = adapter.to_unconstrained(&x0);
-            let ls = MoreThuenteLineSearch::new();
-            let gtol = opts.gtol.max(1e-14);
-            let ftol = opts.ftol.max(f64::EPSILON);
-            let (u, iterations, status, counts) = if opts.optimizer == Optimizer::Bfgs {
-                let solver = BFGS::new(ls)
-                    .with_tolerance_grad(gtol)?
-                    .with_tolerance_cost(ftol)?;
-                let eye: Vec<Vec<f64>> = (0..n)
-                    .map(|i| (0..n).map(|j| if i == j { 1.0 } else { 0.0 }).collect())
-                    .collect();
-                let res = Executor::new(adapter.clone(), solver)
-                    .configure(|s| {
-                        s.param(u0)
-                            .inv_hessian(eye)
-                            .max_iters(opts.max_iters)
-                            .counting(true)
-                    })
-                    .timer(false)
-                    .run()?;
-                let st = res.state;
-                (
-                    st.get_best_param().cloned(),
-                    st.get_iter(),
-                    st.termination_status.clone(),
-                    st.get_func_counts().clone(),
-                )
-            } else {
-                let solver = LBFGS::new(ls, 7)
-                    .with_tolerance_grad(gtol)?
-                    .with_tolerance_cost(ftol)?;
-                let res = Executor::new(adapter.clone(), solver)
-                    .configure(|s| s.param(u0).max_iters(opts.max_iters).counting(true))
-                    .timer(false)
-                    .run()?;
-                let st = res.state;
-                (
-                    st.get_best_param().cloned(),
-                    st.get_iter(),
-                    st.termination_status.clone(),
-                    st.get_func_counts().clone(),
-                )
-            };
-            let u = u.ok_or_else(|| FitError::Solver("no parameters in the final state".into()))?;
-            let x = adapter.to_param(&u);
-            let r = problem.apply(&x)?;
-            let cost = 0.5 * r.as_slice().iter().map(|v| v * v).sum::<f64>();
-            let jac = problem.jacobian(&x)?;
-            check_finite(&x, cost, iterations)?;
-            let (termination, converged) = termination_text(&status);
-            Ok((
-                x,
-                SolveReport {
-                    cost,
-                    iterations,
-                    evaluations: counts.get("cost_count").copied().unwrap_or(0),
-                    jacobian_evaluations: counts.get("gradient_count").copied().unwrap_or(0),
-                    termination,
-                    converged,
-                },
-                jac,
-            ))
-        }
-    }
+pub fn fit_svi(slice: &SmileSlice, opts: &FitOptions) -> Result<Fit<Svi>, FitError> {
+    fit::<Svi>(slice, opts, &())
 }
 
-fn check_finite<P: ParamVector>(x: &P, cost: f64, iterations: u64) -> Result<(), FitError> {
-    if x.as_slice().iter().all(|v| v.is_finite()) && cost.is_finite() {
-        Ok(())
-    } else {
-        Err(FitError::NotFinite {
-            iterations,
-            reason: format!("parameters {:?}, cost {cost}", x.as_slice()),
-        })
-    }
+/// [`fit_svi`] warm-started from a previous fit (skips the quasi-explicit stage).
+///
+/// # Errors
+/// As [`fit_svi`].
+pub fn fit_svi_from(
+    slice: &SmileSlice,
+    opts: &FitOptions,
+    start: Option<&Svi>,
+) -> Result<Fit<Svi>, FitError> {
+    fit_from::<Svi>(slice, opts, &(), start, &[])
 }
 
-/// Parameter covariance `s²·(JᵀJ)⁻¹` with `s² = 2·cost/(m − n)`, from the final Jacobian
-/// (row-major `n × n`); `None` if `JᵀJ` is singular or `m ≤ n`.
+/// [`fit_svi_from`] with a calendar floor: `w(kⱼ) ≥ wⱼ` at the given `(kⱼ, wⱼ)` (the previous
+/// expiry's total variance on a grid), enforced by penalty rows like the butterfly constraint.
+///
+/// # Errors
+/// As [`fit_svi`].
+pub fn fit_svi_floored(
+    slice: &SmileSlice,
+    opts: &FitOptions,
+    start: Option<&Svi>,
+    floor: &[(f64, f64)],
+) -> Result<Fit<Svi>, FitError> {
+    fit_from::<Svi>(slice, opts, &(), start, floor)
+}
+
+/// Fits SABR to one expiry's smile (Hagan et al. 2002; start from Le Floc'h & Kennedy 2014;
+/// the spec: [`crate::models::sabr`]; the fitter: [`fit`]).
+///
+/// `opts.sabr` chooses `β` (fixed — default 1 for Black-vol slices, 0.5 for normal-vol
+/// slices — or fitted), the expansion, the shift, and whether `α` follows from the
+/// at-the-money vol. The report's RMSE and within-spread are in the slice's convention;
+/// `min_g`, `butterfly_free` and `negative_density` come from the density scan.
+///
+/// # Errors
+/// [`FitError::TooFewPoints`] with fewer quotes than free parameters (or than 3),
+/// [`FitError::Spec`] for inputs outside SABR's domain, [`FitError::Slice`] when the
+/// optimiser fails or the result is not finite.
 ///
 /// ```
-/// use nalgebra::DMatrix;
-/// use volfit::fit::covariance;
-/// // Straight line through 4 points: J = [1 x].
-/// let j = DMatrix::from_row_slice(4, 2, &[1.0, 0.0, 1.0, 1.0, 1.0, 2.0, 1.0, 3.0]);
-/// let cov = covariance(&j, 0.5 * 0.4, 4).unwrap(); // residual sum of squares 0.4
-/// // s² = 0.4/2; (JᵀJ)⁻¹ = [[0.7, −0.3], [−0.3, 0.2]].
-/// assert!((cov[0] - 0.2 * 0.7).abs() < 1e-14 && (cov[3] - 0.2 * 0.2).abs() < 1e-14);
+/// use volfit::{fit_sabr, FitOptions, SmileSlice};
+/// use volfit::models::sabr::Sabr;
+/// let truth = Sabr::new(100.0, 0.5, 0.25, 1.0, -0.4, 0.9)?;
+/// let quotes: Vec<(f64, f64)> = (0..15).map(|i| {
+///     let k = 70.0 + 4.0 * i as f64;
+///     (k, truth.vol(k))
+/// }).collect();
+/// let slice = SmileSlice::from_vols(0.5, 100.0, &quotes)?;
+/// let fit = fit_sabr(&slice, &FitOptions::default())?;
+/// assert!((fit.model.rho() - truth.rho()).abs() < 1e-8 && fit.report.rmse_iv < 1e-12);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn covariance<J: JacobianMatrix>(jacobian: &J, cost: f64, m: usize) -> Option<Vec<f64>> {
-    let n = jacobian.ncols();
-    if m <= n || jacobian.nrows() != m {
-        return None;
+pub fn fit_sabr(slice: &SmileSlice, opts: &FitOptions) -> Result<Fit<Sabr>, FitError> {
+    fit::<Sabr>(slice, opts, &opts.sabr)
+}
+
+/// [`fit_sabr`] warm-started from a previous fit (its `α, β, ρ, ν`; the slice's forward and
+/// time are used).
+///
+/// # Errors
+/// As [`fit_sabr`].
+pub fn fit_sabr_from(
+    slice: &SmileSlice,
+    opts: &FitOptions,
+    start: Option<&Sabr>,
+) -> Result<Fit<Sabr>, FitError> {
+    let start = start.map(|s| Sabr {
+        forward: slice.forward(),
+        t: slice.t(),
+        ..*s
+    });
+    fit_from::<Sabr>(slice, opts, &opts.sabr, start.as_ref(), &[])
+}
+
+/// Le Floc'h & Kennedy's explicit initial guess for a SABR fit of `slice` under `opts`
+/// (the start of [`fit_sabr`]).
+///
+/// # Errors
+/// [`FitError::Spec`] for inputs outside SABR's domain or when no start exists.
+pub fn sabr_initial_guess(slice: &SmileSlice, opts: &FitOptions) -> Result<Sabr, FitError> {
+    if slice.points().len() < 3 {
+        return Err(FitError::TooFewPoints {
+            points: slice.points().len(),
+            params: 3,
+        });
     }
-    let mut a = jacobian.as_col_major()[..m * n].to_vec();
-    let (mut rdiag, mut beta, mut qtr) = (vec![0.0; n], vec![0.0; n], vec![0.0; m]);
-    linalg::householder_qr(&mut a, m, n, &mut rdiag, &mut beta, &mut qtr);
-    if rdiag.contains(&0.0) {
-        return None;
-    }
-    // Rinv (upper triangular) by back substitution, column by column.
-    let mut rinv = vec![0.0; n * n]; // row-major
-    for c in 0..n {
-        for i in (0..=c).rev() {
-            let mut s = if i == c { 1.0 } else { 0.0 };
-            for k in i + 1..=c {
-                s -= a[k * m + i] * rinv[k * n + c];
-            }
-            rinv[i * n + c] = s / rdiag[i];
-        }
-    }
-    let s2 = 2.0 * cost / (m - n) as f64;
-    let mut cov = vec![0.0; n * n];
-    for i in 0..n {
-        for j in 0..n {
-            let v: f64 = (i.max(j)..n)
-                .map(|k| rinv[i * n + k] * rinv[j * n + k])
-                .sum();
-            cov[i * n + j] = s2 * v;
-        }
-    }
-    Some(cov)
+    initial_guess::<Sabr>(slice, opts, &opts.sabr)
 }

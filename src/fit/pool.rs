@@ -95,6 +95,11 @@ impl PooledMatrix {
         }
     }
 
+    /// The entries in column-major order, mutably.
+    pub fn as_col_major_mut(&mut self) -> &mut [f64] {
+        &mut self.data
+    }
+
     /// Column `j`, mutably.
     pub fn column_mut(&mut self, j: usize) -> &mut [f64] {
         &mut self.data[j * self.nrows..(j + 1) * self.nrows]

@@ -1,38 +1,32 @@
-//! What every smile fit shares: options, the report, the result type, and the residual
-//! definitions over a [`SmileSlice`].
+//! THE generic fitter: any model that states its calibration spec ([`Calibrate`]) is fitted to
+//! any slice (or, for surface models, several) under any [`Optimizer`] and
+//! any [`Objective`], with the same treatment of `no_arbitrage`, warm starts, calendar floors,
+//! penalty stiffening, repairs and reporting for every model.
+//!
+//! The residuals are, in order: one per quote, `√wᵢ·r(σ(kᵢ))` by the objective (a large,
+//! finite `10³` where the model has no vol, so the step is refused); with `no_arbitrage`, the
+//! model's penalty rows times a weight `P` (100 at first); one per calendar-floor point,
+//! `P·(∂σ/∂w)·max(0, w_floor − w(kⱼ))` (a shortfall costs like a vol error `P` times its
+//! size). The Jacobian is the model's analytic gradient through the objective's derivative.
+//!
+//! The flow: start (the model's guess, or a warm start) → into the no-arbitrage domain (the
+//! model's hook) → polish (for models with lazy penalties, first without them, adding them
+//! only if the result is outside the domain) → while the model is outside its domain
+//! ([`Calibrate::admissible`]) or a floor fails, `P × 100` and polish again (twice at most) →
+//! the model's repair if still outside the domain → one [`FitReport`] per slice.
 
-use super::Optimizer;
-use crate::models::sabr::SabrExpansion;
-use crate::slice::SmileSlice;
+use super::pool::{PooledMatrix, PooledVec};
+use super::views::ParamVector;
+use super::{FitError, Optimizer, SolveOptions, Termination, least_squares};
+use crate::models::arbitrage::Coordinate;
+use crate::models::calibrate::{Calibrate, JacRows, Repair};
+use crate::models::sabr::SabrOptions;
+use crate::slice::{Objective, Points, SmileSlice};
+use argmin::core::{Error, Jacobian, Operator};
 use serde::{Deserialize, Serialize};
+use std::time::Instant;
 
-/// What a smile fit minimises.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Objective {
-    /// Weighted implied-vol residuals `√wᵢ·(σ(kᵢ) − σ_midᵢ)`, with the slice's weights
-    /// (inverse bid–ask vol spread by default, or vega).
-    Vol,
-    /// Zero inside `[bid IV, ask IV]`, the distance to the nearer bound outside, plus
-    /// `mid_weight·(σ − σ_mid)` so that the fit inside the band is unique: the residual
-    /// `√wᵢ·(dist(σ(kᵢ), [bidᵢ, askᵢ]) + mid_weight·(σ(kᵢ) − σ_midᵢ))`. Quotes without both
-    /// sides use the mid residual.
-    BidAsk {
-        /// Weight of the mid term (e.g. 0.2).
-        mid_weight: f64,
-    },
-}
-
-impl Default for Objective {
-    /// [`Objective::Vol`]: on the real slices of the test suite it puts more quotes inside
-    /// their bid/ask than [`Objective::BidAsk`] (whose flat zero region inside the band gives
-    /// the optimiser less to go on).
-    fn default() -> Self {
-        Objective::Vol
-    }
-}
-
-/// Options of a smile fit ([`crate::fit_svi`] and the other smile fits).
+/// Options of a smile fit ([`crate::fit_svi`], [`crate::fit_sabr`], [`fit`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FitOptions {
     /// The optimiser of the polish.
@@ -41,39 +35,11 @@ pub struct FitOptions {
     pub objective: Objective,
     /// Iteration limit of the polish.
     pub max_iters: u64,
-    /// Enforce absence of butterfly arbitrage (default on).
+    /// Keep the fit inside the model's no-arbitrage domain: the model's penalty rows, their
+    /// stiffening, and its repair (default on).
     pub no_arbitrage: bool,
-    /// SABR settings ([`crate::fit_sabr`]).
+    /// SABR settings ([`crate::fit_sabr`] and SABR surfaces).
     pub sabr: SabrOptions,
-}
-
-/// SABR's `β`: fixed or fitted.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SabrBeta {
-    /// 1 for Black-vol slices (equity, crypto), 0.5 for normal-vol slices (rates).
-    #[default]
-    Default,
-    /// Fixed at this value in `[0, 1]`.
-    Fixed(f64),
-    /// Fitted with the other parameters, within `[0, 1]`.
-    Fitted,
-}
-
-/// How [`crate::fit_sabr`] fits.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-pub struct SabrOptions {
-    /// `β`.
-    pub beta: SabrBeta,
-    /// The implied-vol expansion; `None`: Hagan's lognormal for Black-vol slices, the normal
-    /// expansion for normal-vol slices. Model vols are converted exactly (through the price)
-    /// when the expansion's convention differs from the slice's.
-    pub expansion: Option<SabrExpansion>,
-    /// Shift `b ≥ 0` (shifted SABR on `F + b`).
-    pub shift: f64,
-    /// Solve `α` from the at-the-money vol (the cubic of the at-the-money formula) and fit
-    /// `(ρ, ν)` (and `β` if fitted) only.
-    pub alpha_from_atm: bool,
 }
 
 impl Default for FitOptions {
@@ -88,7 +54,7 @@ impl Default for FitOptions {
     }
 }
 
-/// The account of one smile fit.
+/// The account of one smile fit (one expiry).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FitReport {
     /// Time to expiry of the slice.
@@ -108,20 +74,24 @@ pub struct FitReport {
     pub iterations: u64,
     /// Residual evaluations of the polish.
     pub evaluations: u64,
-    /// Wall time of the whole fit in microseconds.
+    /// Wall time of the whole fit in microseconds (shared equally by the slices of a surface
+    /// fit).
     pub fit_micros: f64,
-    /// Global minimum of Durrleman's `g` over the real line (negative: butterfly arbitrage).
+    /// The smallest normalised density (Durrleman's `g`) of the model's butterfly verdict
+    /// (negative: butterfly arbitrage).
     pub min_g: f64,
-    /// Whether the fitted smile is free of butterfly arbitrage.
+    /// Whether the fitted smile is free of butterfly arbitrage (the model's verdict).
     pub butterfly_free: bool,
     /// Why the polish stopped.
-    pub termination: String,
+    pub termination: Termination,
     /// The optimiser used.
     pub optimizer: Optimizer,
-    /// Strike intervals where the fitted density is negative (SABR's density scan; empty for
-    /// arbitrage-free fits).
+    /// Strike intervals where the fitted density is negative (empty for arbitrage-free fits).
     #[serde(default)]
     pub negative_density: Vec<[f64; 2]>,
+    /// What the model's post-fit repair did, if it ran.
+    #[serde(default)]
+    pub repair: Option<Repair>,
 }
 
 /// A fitted model and its report.
@@ -133,86 +103,403 @@ pub struct Fit<M> {
     pub report: FitReport,
 }
 
-/// The slice's points as flat arrays for the residual loops: `k`, mid vol, bid and ask vol
-/// (`−∞`/`+∞` where absent) and square roots of the weights.
-pub(crate) struct Points {
-    pub k: Vec<f64>,
-    pub mid: Vec<f64>,
-    pub bid: Vec<f64>,
-    pub ask: Vec<f64>,
-    pub sqrt_w: Vec<f64>,
+/// Up to 8 free parameters on the stack: the solvers' parameter vector for every model (no
+/// allocation per iteration).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ParamBuf {
+    n: usize,
+    x: [f64; ParamBuf::MAX],
 }
 
-impl Points {
-    pub fn new(slice: &SmileSlice) -> Points {
-        let n = slice.points.len();
-        let mut p = Points {
-            k: Vec::with_capacity(n),
-            mid: Vec::with_capacity(n),
-            bid: Vec::with_capacity(n),
-            ask: Vec::with_capacity(n),
-            sqrt_w: Vec::with_capacity(n),
+impl ParamBuf {
+    /// The most free parameters a model may have.
+    pub const MAX: usize = 8;
+
+    /// The first `x.len()` (at most [`ParamBuf::MAX`]) components.
+    pub fn from_slice(x: &[f64]) -> Self {
+        let mut b = ParamBuf {
+            n: x.len().min(Self::MAX),
+            x: [0.0; Self::MAX],
         };
-        for q in &slice.points {
-            p.k.push(q.k);
-            p.mid.push(q.mid_iv);
-            p.bid.push(q.bid_iv.unwrap_or(f64::NEG_INFINITY));
-            p.ask.push(q.ask_iv.unwrap_or(f64::INFINITY));
-            p.sqrt_w.push(q.weight.max(0.0).sqrt());
+        b.x[..b.n].copy_from_slice(&x[..b.n]);
+        b
+    }
+}
+
+impl ParamVector for ParamBuf {
+    fn as_slice(&self) -> &[f64] {
+        &self.x[..self.n]
+    }
+    fn as_mut_slice(&mut self) -> &mut [f64] {
+        &mut self.x[..self.n]
+    }
+}
+
+/// Residual of a quote whose model vol does not exist: large, finite, so the step is refused.
+const NO_VOL: f64 = 1e3;
+/// The first weight of the penalty rows.
+const PENALTY: f64 = 100.0;
+
+/// The least-squares problem of one fit of model `M`.
+struct SmileProblem<'a, M: Calibrate> {
+    data: &'a Points,
+    ctx: &'a M::Context,
+    objective: Objective,
+    /// Penalty rows in the problem (0 without `no_arbitrage`).
+    n_pen: usize,
+    penalty: f64,
+    floor: &'a [(f64, f64)],
+}
+
+impl<M: Calibrate> SmileProblem<'_, M> {
+    fn rows(&self) -> usize {
+        self.data.len() + self.n_pen + self.floor.len()
+    }
+
+    /// Weight of a calendar-floor shortfall at floor `wmin`: `P·dσ/dw` there.
+    fn floor_scale(&self, wmin: f64) -> f64 {
+        let g = &self.data.groups()[0];
+        self.penalty * 0.5 / (wmin.max(g.w_floor) * g.t).sqrt()
+    }
+}
+
+impl<M: Calibrate> Operator for SmileProblem<'_, M> {
+    type Param = ParamBuf;
+    type Output = PooledVec;
+
+    fn apply(&self, x: &ParamBuf) -> Result<PooledVec, Error> {
+        let n = self.data.len();
+        let mut r = PooledVec::zeros(self.rows());
+        let Some(model) = M::from_free(x.as_slice(), self.ctx) else {
+            r[..n].fill(NO_VOL);
+            return Ok(r);
+        };
+        model.quote_vols(self.data, self.ctx, &mut r[..n], None);
+        for i in 0..n {
+            let v = r[i];
+            r[i] = if v.is_finite() {
+                self.data.residual(i, v, self.objective).0
+            } else {
+                NO_VOL
+            };
         }
-        p
+        if self.n_pen > 0 {
+            let rows = &mut r[n..n + self.n_pen];
+            model.penalties(self.data, self.ctx, rows, None);
+            for v in rows.iter_mut() {
+                *v *= self.penalty;
+            }
+        }
+        let mut grad = [0.0; ParamBuf::MAX];
+        for (j, &(k, wmin)) in self.floor.iter().enumerate() {
+            let w = model
+                .w_grad(self.ctx, 0, k, &mut grad[..x.len()])
+                .unwrap_or(f64::NAN);
+            r[n + self.n_pen + j] = self.floor_scale(wmin) * (wmin - w).max(0.0);
+        }
+        Ok(r)
     }
+}
 
-    pub fn len(&self) -> usize {
-        self.k.len()
-    }
+impl<M: Calibrate> Jacobian for SmileProblem<'_, M> {
+    type Param = ParamBuf;
+    type Jacobian = PooledMatrix;
 
-    /// Residual of model vol `s` at point `i` and its derivative in `s`.
-    #[inline]
-    pub fn residual(&self, i: usize, s: f64, objective: Objective) -> (f64, f64) {
-        let sw = self.sqrt_w[i];
-        match objective {
-            Objective::Vol => (sw * (s - self.mid[i]), sw),
-            Objective::BidAsk { mid_weight } => {
-                let (b, a) = (self.bid[i], self.ask[i]);
-                if b.is_finite() && a.is_finite() {
-                    let (d, dd) = if s < b {
-                        (s - b, 1.0)
-                    } else if s > a {
-                        (s - a, 1.0)
-                    } else {
-                        (0.0, 0.0)
-                    };
-                    (
-                        sw * (d + mid_weight * (s - self.mid[i])),
-                        sw * (dd + mid_weight),
-                    )
+    fn jacobian(&self, x: &ParamBuf) -> Result<PooledMatrix, Error> {
+        let (n, nx, rows) = (self.data.len(), x.len(), self.rows());
+        let mut jm = PooledMatrix::zeros(rows, nx);
+        let Some(model) = M::from_free(x.as_slice(), self.ctx) else {
+            return Ok(jm);
+        };
+        let mut vols = PooledVec::zeros(n);
+        {
+            let mut jr = JacRows::new(jm.as_col_major_mut(), rows, 0);
+            model.quote_vols(self.data, self.ctx, &mut vols, Some(&mut jr));
+        }
+        // dr/dσ per quote (0 where the model has no vol), then the rows scaled column by column.
+        for (i, v) in vols.iter_mut().enumerate() {
+            *v = if v.is_finite() {
+                self.data.residual(i, *v, self.objective).1
+            } else {
+                0.0
+            };
+        }
+        let data = jm.as_col_major_mut();
+        for c in 0..nx {
+            for (g, &dr) in data[c * rows..c * rows + n].iter_mut().zip(vols.iter()) {
+                *g = if dr == 0.0 || !g.is_finite() {
+                    0.0
                 } else {
-                    (sw * (s - self.mid[i]), sw)
+                    dr * *g
+                };
+            }
+        }
+        if self.n_pen > 0 {
+            let mut scratch = PooledVec::zeros(self.n_pen);
+            {
+                let mut jr = JacRows::new(jm.as_col_major_mut(), rows, n);
+                model.penalties(self.data, self.ctx, &mut scratch, Some(&mut jr));
+            }
+            for row in n..n + self.n_pen {
+                for c in 0..nx {
+                    jm.set(row, c, self.penalty * jm.get(row, c));
                 }
             }
         }
+        let mut grad = [0.0; ParamBuf::MAX];
+        for (j, &(k, wmin)) in self.floor.iter().enumerate() {
+            let w = model.w_grad(self.ctx, 0, k, &mut grad[..nx]);
+            if let Some(w) = w
+                && w < wmin
+            {
+                let c = -self.floor_scale(wmin);
+                for (col, g) in grad[..nx].iter().enumerate() {
+                    jm.set(n + self.n_pen + j, col, c * g);
+                }
+            }
+        }
+        Ok(jm)
     }
+}
 
-    /// RMSE, max error and within-spread fraction of model vols `vols`.
-    pub fn stats(&self, vols: &[f64]) -> (f64, f64, Option<f64>) {
-        let n = self.len() as f64;
-        let mut sse = 0.0;
-        let mut max: f64 = 0.0;
-        let (mut inside, mut two_sided) = (0usize, 0usize);
-        for i in 0..self.len() {
-            let e = vols[i] - self.mid[i];
-            sse += e * e;
-            max = max.max(e.abs());
-            if self.bid[i].is_finite() && self.ask[i].is_finite() {
-                two_sided += 1;
-                let tol = 1e-12;
-                if vols[i] >= self.bid[i] - tol && vols[i] <= self.ask[i] + tol {
-                    inside += 1;
-                }
-            }
-        }
-        let within = (two_sided > 0).then(|| inside as f64 / two_sided as f64);
-        ((sse / n).sqrt(), max, within)
+/// Fits model `M` to one slice with its default start (the model's guess).
+///
+/// # Errors
+/// As [`fit_points`].
+///
+/// ```
+/// use volfit::fit::{fit, FitOptions};
+/// use volfit::models::ssvi::{EssviOptions, EssviSlice};
+/// use volfit::SmileSlice;
+/// let truth = EssviSlice::new(0.04, -0.6, 0.3)?;
+/// let quotes: Vec<(f64, f64)> = (-8..=8).map(|i| {
+///     let k = 0.05 * f64::from(i);
+///     (100.0 * k.exp(), (truth.w(k) / 0.5).sqrt())
+/// }).collect();
+/// let slice = SmileSlice::from_vols(0.5, 100.0, &quotes)?;
+/// let f = fit::<EssviSlice>(&slice, &FitOptions::default(), &EssviOptions::default())?;
+/// assert!((f.model.rho() + 0.6).abs() < 1e-6 && f.report.butterfly_free);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn fit<M: Calibrate>(
+    slice: &SmileSlice,
+    opts: &FitOptions,
+    model_opts: &M::Options,
+) -> Result<Fit<M>, FitError> {
+    fit_from(slice, opts, model_opts, None, &[])
+}
+
+/// [`fit`] warm-started from `start` (skips the model's guess) and with a calendar floor:
+/// `w(kⱼ) ≥ wⱼ` at the given `(kⱼ, wⱼ)` (a previous expiry's total variance), enforced by
+/// penalty rows like the no-arbitrage constraints.
+///
+/// # Errors
+/// As [`fit_points`].
+pub fn fit_from<M: Calibrate>(
+    slice: &SmileSlice,
+    opts: &FitOptions,
+    model_opts: &M::Options,
+    start: Option<&M>,
+    floor: &[(f64, f64)],
+) -> Result<Fit<M>, FitError> {
+    let data = Points::new(slice);
+    let (model, mut reports) = fit_points(&data, opts, model_opts, start, floor)?;
+    let report = reports.pop().ok_or(FitError::TooFewPoints {
+        points: 0,
+        params: 1,
+    })?;
+    Ok(Fit { model, report })
+}
+
+/// The initial guess of model `M` for `slice` (what [`fit`] starts from).
+///
+/// # Errors
+/// [`FitError::Spec`] when the data is outside the model's domain or gives no start.
+pub fn initial_guess<M: Calibrate>(
+    slice: &SmileSlice,
+    opts: &FitOptions,
+    model_opts: &M::Options,
+) -> Result<M, FitError> {
+    let data = Points::new(slice);
+    let ctx = M::context(&data, model_opts)?;
+    Ok(M::guess(&data, &ctx, opts.no_arbitrage)?)
+}
+
+/// The generic fit of model `M` to `data` (one or more slices): see the
+/// [module documentation](self). Returns the model and one report per slice.
+///
+/// # Errors
+/// [`FitError::Spec`] for data or options outside the model's domain (or no start),
+/// [`FitError::TooFewPoints`] with fewer quotes than free parameters (or than 3),
+/// [`FitError::Slice`] when the optimiser fails or the result is not finite.
+pub fn fit_points<M: Calibrate>(
+    data: &Points,
+    opts: &FitOptions,
+    model_opts: &M::Options,
+    start: Option<&M>,
+    floor: &[(f64, f64)],
+) -> Result<(M, Vec<FitReport>), FitError> {
+    let clock = Instant::now();
+    let ctx = M::context(data, model_opts)?;
+    let n = M::n_free(&ctx);
+    let need = n.max(3);
+    if data.len() < need {
+        return Err(FitError::TooFewPoints {
+            points: data.len(),
+            params: need,
+        });
     }
+    let t = data.t();
+    let fail = |source: FitError, iterations: u64| FitError::Slice {
+        t,
+        iterations,
+        source: Box::new(source),
+    };
+    let model = match start {
+        Some(s) => s.clone(),
+        None => M::guess(data, &ctx, opts.no_arbitrage)?,
+    };
+    let mut grad = [0.0; ParamBuf::MAX];
+    if !floor.is_empty() && model.w_grad(&ctx, 0, 0.0, &mut grad[..n]).is_none() {
+        return Err(FitError::Unsupported(
+            "calendar floors need a model with one total variance per point",
+        ));
+    }
+    let (mut lo, mut hi) = ([0.0; ParamBuf::MAX], [0.0; ParamBuf::MAX]);
+    M::bounds(&ctx, &model, &mut lo[..n], &mut hi[..n]);
+    let clamp = |x: &mut ParamBuf| {
+        for (i, v) in x.as_mut_slice().iter_mut().enumerate() {
+            *v = v.clamp(lo[i], hi[i]);
+        }
+    };
+    let mut x = ParamBuf::from_slice(&[0.0; ParamBuf::MAX][..n]);
+    model.to_free(&ctx, x.as_mut_slice());
+    clamp(&mut x);
+    if opts.no_arbitrage
+        && let Some(mut m) = M::from_free(x.as_slice(), &ctx)
+    {
+        m.prepare_start(data, &ctx);
+        m.to_free(&ctx, x.as_mut_slice());
+        clamp(&mut x);
+    }
+    let (ftol, xtol, gtol) = M::TOLERANCES;
+    let solve = SolveOptions {
+        optimizer: opts.optimizer,
+        max_iters: opts.max_iters,
+        ftol,
+        xtol,
+        gtol,
+        lower: lo[..n].to_vec(),
+        upper: hi[..n].to_vec(),
+    };
+    let mut n_pen = if opts.no_arbitrage && !M::LAZY_PENALTIES {
+        M::n_penalties(&ctx)
+    } else {
+        0
+    };
+    let (mut iterations, mut evaluations) = (0, 0);
+    let mut run = |penalty: f64, n_pen: usize, x0: ParamBuf| {
+        let problem = SmileProblem::<M> {
+            data,
+            ctx: &ctx,
+            objective: opts.objective,
+            n_pen,
+            penalty,
+            floor,
+        };
+        let (sol, rep, _) = least_squares(problem, x0, &solve).map_err(|e| fail(e, iterations))?;
+        iterations += rep.iterations;
+        evaluations += rep.evaluations;
+        let m = M::from_free(sol.as_slice(), &ctx).ok_or_else(|| {
+            fail(
+                FitError::NotFinite {
+                    iterations: rep.iterations,
+                    reason: "the solution gives no model".into(),
+                },
+                iterations,
+            )
+        })?;
+        Ok::<_, FitError>((sol, m, rep))
+    };
+    let groups = data.groups().len();
+    let all_free = |m: &M| m.admissible(data, &ctx);
+    let floor_holds = |m: &M| {
+        let mut grad = [0.0; ParamBuf::MAX];
+        floor.iter().all(|&(k, w)| {
+            m.w_grad(&ctx, 0, k, &mut grad[..n])
+                .is_some_and(|v| v >= w * (1.0 - 1e-9))
+        })
+    };
+    let mut penalty = PENALTY;
+    let (mut sol, mut model, mut rep) = run(penalty, n_pen, x)?;
+    let done = |m: &M| (!opts.no_arbitrage || all_free(m)) && floor_holds(m);
+    if opts.no_arbitrage && M::LAZY_PENALTIES && !done(&model) {
+        // The lazy penalties join now, from the unpenalised solution.
+        n_pen = M::n_penalties(&ctx);
+        (sol, model, rep) = run(penalty, n_pen, sol)?;
+    }
+    // The penalties are finite: should the polish end outside the domain, stiffen and go on.
+    for _ in 0..2 {
+        if done(&model) {
+            break;
+        }
+        penalty *= 100.0;
+        (sol, model, rep) = run(penalty, n_pen, sol)?;
+    }
+    let repair = if opts.no_arbitrage && !all_free(&model) {
+        model.repair(data, &ctx)
+    } else {
+        None
+    };
+    let mut vols = vec![0.0; data.len()];
+    model.quote_vols(data, &ctx, &mut vols, None);
+    if let Some(i) = vols.iter().position(|v| !v.is_finite()) {
+        return Err(fail(
+            FitError::NotFinite {
+                iterations,
+                reason: format!(
+                    "the fitted {} has no vol at strike {}",
+                    M::NAME,
+                    data.strikes()[i]
+                ),
+            },
+            iterations,
+        ));
+    }
+    let micros = clock.elapsed().as_secs_f64() * 1e6 / groups as f64;
+    let reports = data
+        .groups()
+        .iter()
+        .enumerate()
+        .map(|(g, group)| {
+            let stats = data.stats(group.range.clone(), &vols[group.range.clone()]);
+            let verdict = model.butterfly(&ctx, g);
+            let negative_density = match verdict.coordinate {
+                Coordinate::Strike => verdict.negative.clone(),
+                Coordinate::LogMoneyness => verdict
+                    .negative
+                    .iter()
+                    .map(|r| r.map(|k| group.forward * k.exp()))
+                    .collect(),
+            };
+            FitReport {
+                t: group.t,
+                n_quotes: group.range.len(),
+                rmse_iv: stats.rmse,
+                max_abs_err_iv: stats.max_abs,
+                within_spread: stats.within_spread,
+                converged: rep.converged,
+                iterations,
+                evaluations,
+                fit_micros: micros,
+                min_g: verdict.min_g,
+                butterfly_free: verdict.free,
+                termination: rep.termination.clone(),
+                optimizer: opts.optimizer,
+                negative_density,
+                repair,
+            }
+        })
+        .collect();
+    Ok((model, reports))
 }

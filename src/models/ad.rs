@@ -65,6 +65,12 @@ pub(crate) trait Real:
     fn sq(self) -> Self {
         self * self
     }
+    /// `|x|` (derivative `sign x`, 0 at 0).
+    #[inline]
+    fn abs(self) -> Self {
+        let v = self.re();
+        self.lift(v.abs(), if v == 0.0 { 0.0 } else { v.signum() }, 0.0)
+    }
 }
 
 impl Real for f64 {

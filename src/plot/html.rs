@@ -3,7 +3,9 @@
 //! chart.
 
 use super::Chart;
-use crate::surface::{SliceSummary, SurfaceReport};
+use crate::surface::SurfaceReport;
+use crate::surface::metrics::review_flags;
+use crate::surface::write_atomic;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -12,40 +14,6 @@ fn esc(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
-}
-
-/// Why an expiry deserves a reviewer's look first (empty: nothing to flag).
-pub fn flags(s: &SliceSummary, report: &SurfaceReport) -> Vec<String> {
-    let mut f = Vec::new();
-    if !s.butterfly_free {
-        f.push("butterfly arbitrage".to_string());
-    }
-    if !s.converged {
-        f.push("not converged".into());
-    }
-    if s.within_spread.is_some_and(|w| w < 0.5) {
-        f.push("under half the quotes inside bid/ask".into());
-    }
-    if s.rmse_iv > 0.02 {
-        f.push("RMSE above 2 vol points".into());
-    }
-    if report
-        .calendar
-        .violations
-        .iter()
-        .any(|v| v.remaining > 0.0 && (v.t_later == s.t || v.t_earlier == s.t))
-    {
-        f.push("calendar arbitrage".into());
-    }
-    if report
-        .calendar
-        .violations
-        .iter()
-        .any(|v| v.t_later == s.t && v.remaining <= 0.0)
-    {
-        f.push("calendar-repaired".into());
-    }
-    f
 }
 
 /// Writes the review page to `path`; chart images are linked relative to the page.
@@ -96,9 +64,13 @@ img {{ max-width: 100%; border: 1px solid #ddd; margin: 8px 0 24px 0; }}
 "#,
         t = esc(&title),
         n = report.slices.len(),
-        q = report.quotes_used,
-        cc = if report.calendar_free { "ok" } else { "bad" },
-        cf = report.calendar_free,
+        q = report.quotes_used(),
+        cc = if report.calendar.calendar_free {
+            "ok"
+        } else {
+            "bad"
+        },
+        cf = report.calendar.calendar_free,
         fit = report.timing_micros.fit / 1e3,
         tot = report.timing_micros.total / 1e3,
     );
@@ -107,7 +79,13 @@ img {{ max-width: 100%; border: 1px solid #ddd; margin: 8px 0 24px 0; }}
         .slices
         .iter()
         .enumerate()
-        .map(|(i, s)| (i, flags(s, report)))
+        .map(|(i, s)| {
+            let f: Vec<String> = review_flags(s, report)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            (i, f)
+        })
         .collect();
     order.sort_by_key(|(i, f)| (f.is_empty(), *i));
     h.push_str(
@@ -136,7 +114,7 @@ img {{ max-width: 100%; border: 1px solid #ddd; margin: 8px 0 24px 0; }}
                 .map_or_else(|| "—".into(), |e| e.format("%Y-%m-%d %H:%M").to_string()),
             t = s.t,
             f = s.forward,
-            src = esc(&s.forward_source),
+            src = esc(s.forward_source.name()),
             n = s.n_quotes,
             r = 100.0 * s.rmse_iv,
             m = 100.0 * s.max_abs_err_iv,
@@ -170,7 +148,7 @@ img {{ max-width: 100%; border: 1px solid #ddd; margin: 8px 0 24px 0; }}
                 v.shortfall,
                 if v.remaining > 0.0 { "bad" } else { "ok" },
                 v.remaining,
-                esc(&v.action)
+                esc(&v.action.to_string())
             );
         }
         h.push_str("</table>\n");
@@ -188,21 +166,22 @@ img {{ max-width: 100%; border: 1px solid #ddd; margin: 8px 0 24px 0; }}
             );
         }
     }
-    if !report.dropped.is_empty() || !report.failed.is_empty() {
+    if !report.slice_report.dropped.is_empty() || !report.failed.is_empty() {
         h.push_str("<h2>Expiries not in the surface</h2>\n<table><tr><th>expiry / T</th><th>reason</th></tr>\n");
-        for d in &report.dropped {
+        for d in &report.slice_report.dropped {
             let _ = writeln!(
                 h,
                 "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
                 d.expiry.format("%Y-%m-%d %H:%M"),
-                esc(&d.reason)
+                esc(&d.reason.to_string())
             );
         }
-        for (t, why) in &report.failed {
+        for f in &report.failed {
             let _ = writeln!(
                 h,
-                "<tr><td class=\"l\">T = {t:.4}</td><td class=\"l\">fit failed: {}</td></tr>",
-                esc(why)
+                "<tr><td class=\"l\">T = {:.4}</td><td class=\"l\">fit failed: {}</td></tr>",
+                f.t,
+                esc(&f.reason)
             );
         }
         h.push_str("</table>\n");
@@ -243,5 +222,5 @@ img {{ max-width: 100%; border: 1px solid #ddd; margin: 8px 0 24px 0; }}
         }
     }
     h.push_str("</body></html>\n");
-    std::fs::write(path, h)
+    write_atomic(path, h.as_bytes())
 }

@@ -20,18 +20,19 @@
 pub mod cboe;
 pub mod deribit;
 pub mod deribit_api;
+mod format;
 pub mod generic;
 pub mod ivtable;
 pub mod optionmetrics;
 pub mod parity;
 pub(crate) mod util;
 
+pub use format::Format;
+
 use crate::black::OptionKind;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 /// One option quote as the file gave it, with the line it came from.
 ///
@@ -172,7 +173,7 @@ pub enum IngestError {
         reason: String,
     },
     /// `Format::Auto` could not recognise the file.
-    #[error("{file}: cannot tell the format from the header {header:?}; pass one of {}", Format::NAMES.join(", "))]
+    #[error("{file}: cannot tell the format from the header {header:?}; pass one of {}", Format::names().join(", "))]
     UnknownFormat {
         /// The file.
         file: PathBuf,
@@ -215,117 +216,6 @@ impl IngestError {
     }
 }
 
-/// Chain file formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Format {
-    /// Sniff the format from the file's first lines.
-    Auto,
-    /// Deribit `get_book_summary_by_currency` (CSV snapshot or the API's JSON).
-    Deribit,
-    /// Deribit raw `get_order_book` rows.
-    DeribitApi,
-    /// CBOE delayed-quote table.
-    Cboe,
-    /// OptionMetrics raw quotes.
-    Optionmetrics,
-    /// Bid/ask implied-vol table.
-    Ivtable,
-    /// volfit's generic CSV.
-    Csv,
-}
-
-impl Format {
-    /// The names accepted by `FromStr` and the CLI.
-    pub const NAMES: [&'static str; 7] = [
-        "auto",
-        "deribit",
-        "deribit-api",
-        "cboe",
-        "optionmetrics",
-        "ivtable",
-        "csv",
-    ];
-
-    /// The CLI name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Auto => "auto",
-            Format::Deribit => "deribit",
-            Format::DeribitApi => "deribit-api",
-            Format::Cboe => "cboe",
-            Format::Optionmetrics => "optionmetrics",
-            Format::Ivtable => "ivtable",
-            Format::Csv => "csv",
-        }
-    }
-
-    /// Recognises a format from the first line of a file (and, for JSON, its first bytes).
-    ///
-    /// ```
-    /// use volfit::quotes::Format;
-    /// assert_eq!(Format::sniff("Expiry,Texp,Strike,Bid,Ask,Fwd,CallMid"), Some(Format::Ivtable));
-    /// assert_eq!(Format::sniff("SPX (S&P 500 INDEX),1290.59,+7.24,"), Some(Format::Cboe));
-    /// ```
-    pub fn sniff(first_line: &str) -> Option<Format> {
-        let line = first_line.trim_start_matches('\u{feff}').trim();
-        if line.starts_with('{') || line.starts_with('[') {
-            return Some(Format::Deribit);
-        }
-        let cols: Vec<String> = line
-            .split(',')
-            .map(|c| c.trim().trim_matches('"').to_ascii_lowercase())
-            .collect();
-        let has = |c: &str| cols.iter().any(|x| x == c);
-        if has("instrument_name") && has("underlying") && has("bid_price") {
-            Some(Format::Deribit)
-        } else if has("instrument_name") && has("best_bid_price") && has("mark_iv") {
-            Some(Format::DeribitApi)
-        } else if has("secid") && has("strike_price") && has("best_bid") {
-            Some(Format::Optionmetrics)
-        } else if has("texp") && has("strike") && has("bid") && has("ask") {
-            Some(Format::Ivtable)
-        } else if has("expiry") && has("strike") && has("kind") {
-            Some(Format::Csv)
-        } else if cols.len() >= 2 && cols[1].parse::<f64>().is_ok() && line.contains('(') {
-            // CBOE: "SPX (S&P 500 INDEX),1290.59,+7.24,"
-            Some(Format::Cboe)
-        } else {
-            None
-        }
-    }
-}
-
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim().to_ascii_lowercase();
-        [
-            Format::Auto,
-            Format::Deribit,
-            Format::DeribitApi,
-            Format::Cboe,
-            Format::Optionmetrics,
-            Format::Ivtable,
-            Format::Csv,
-        ]
-        .into_iter()
-        .find(|f| f.name() == s)
-        .ok_or_else(|| {
-            format!(
-                "unknown format {s:?}: expected one of {}",
-                Format::NAMES.join(", ")
-            )
-        })
-    }
-}
-
 /// Reads every underlying in a chain file: one [`Chain`] per underlying, sorted by name, and
 /// the account of every row.
 ///
@@ -354,25 +244,17 @@ pub fn read_chains_from_str(
     path: &Path,
     format: Format,
 ) -> Result<(Vec<Chain>, IngestReport), IngestError> {
-    let format = match format {
-        Format::Auto => {
-            let first = text.lines().next().unwrap_or("");
-            Format::sniff(first).ok_or_else(|| IngestError::UnknownFormat {
-                file: path.to_path_buf(),
-                header: first.chars().take(200).collect(),
-            })?
-        }
-        f => f,
-    };
-    let (mut chains, report) = match format {
-        Format::Deribit => deribit::read(text, path)?,
-        Format::DeribitApi => deribit_api::read(text, path)?,
-        Format::Cboe => cboe::read(text, path)?,
-        Format::Optionmetrics => optionmetrics::read(text, path)?,
-        Format::Ivtable => ivtable::read(text, path)?,
-        Format::Csv => generic::read(text, path)?,
-        Format::Auto => unreachable!("resolved above"),
-    };
+    let first = text.lines().next().unwrap_or("");
+    let reader = match format {
+        Format::Auto => Format::sniff(first),
+        f => Some(f),
+    }
+    .and_then(format::reader)
+    .ok_or_else(|| IngestError::UnknownFormat {
+        file: path.to_path_buf(),
+        header: first.chars().take(200).collect(),
+    })?;
+    let (mut chains, report) = (reader.read)(text, path)?;
     chains.sort_by(|a, b| a.underlying.cmp(&b.underlying));
     debug_assert_eq!(
         report.rows,

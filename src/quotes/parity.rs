@@ -223,3 +223,35 @@ pub fn forward_given_discount(pairs: &[ParityPair], discount: f64) -> Option<f64
     }
     (sw > 0.0).then(|| s / sw)
 }
+
+/// The call/put pairs of one expiry's quotes: strikes quoted on both sides with two-sided,
+/// uncrossed quotes (the first quote of each strike and kind), by strike.
+pub fn pairs_of<'a>(quotes: impl IntoIterator<Item = &'a super::OptionQuote>) -> Vec<ParityPair> {
+    use crate::black::OptionKind;
+    use std::collections::BTreeMap;
+    let mut calls: BTreeMap<u64, &super::OptionQuote> = BTreeMap::new();
+    let mut puts: BTreeMap<u64, &super::OptionQuote> = BTreeMap::new();
+    for q in quotes {
+        let side = match q.kind {
+            OptionKind::Call => &mut calls,
+            OptionKind::Put => &mut puts,
+        };
+        side.entry(q.strike.to_bits()).or_insert(q);
+    }
+    let mid = |q: &super::OptionQuote| match (q.bid, q.ask) {
+        (Some(b), Some(a)) if a >= b => Some(0.5 * (a + b)),
+        _ => None,
+    };
+    calls
+        .iter()
+        .filter_map(|(k, c)| {
+            let p = puts.get(k)?;
+            Some(ParityPair {
+                strike: c.strike,
+                call: mid(c)?,
+                put: mid(p)?,
+                spread: (c.ask? - c.bid?) + (p.ask? - p.bid?),
+            })
+        })
+        .collect()
+}

@@ -1,35 +1,55 @@
-//! [`calibrate_surface`]: chain → slices → per-expiry fits (in parallel) or a global SSVI /
+//! [`calibrate_surface`]: chain → slices → per-expiry fits (in parallel) or a joint SSVI /
 //! eSSVI fit → calendar check (and repair) → [`FittedSurface`] + [`SurfaceReport`].
 
-use super::{FittedSurface, SliceModel, SurfaceError, SurfaceSlice};
-use crate::fit::{FitOptions, FitReport, fit_essvi, fit_sabr, fit_ssvi, fit_svi, fit_svi_floored};
-use crate::models::svi::Svi;
-use crate::quotes::Chain;
-use crate::slice::{
-    DroppedExpiry, ExcludedQuote, SliceOptions, SliceReport, SmileSlice, build_slices,
+use super::arbitrage::{
+    CalendarAction, CalendarReport, CalendarViolation, pair_domain, pair_gap, wing_crossings,
 };
-use chrono::{DateTime, Utc};
+use super::report::{FailedExpiry, SurfaceReport, Timing, error_chain, summarise};
+use super::{FittedSurface, SliceModel, SurfaceError, SurfaceSlice};
+use crate::fit::{FitError, FitOptions, FitReport, fit_essvi, fit_sabr, fit_ssvi, fit_svi};
+use crate::quotes::Chain;
+use crate::slice::{SliceOptions, SmileSlice, build_slices};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
 use std::time::Instant;
 
 /// Which model a surface is built from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum SurfaceModel {
-    /// Raw SVI per expiry ([`crate::fit_svi`]), butterfly-free by construction.
+    /// Raw SVI per expiry, butterfly-free by construction, calendar-repaired.
     #[default]
     Svi,
-    /// SSVI over all expiries ([`crate::fit::fit_ssvi`]): calendar- and butterfly-free by
-    /// construction, 3 parameters plus one `θ` per expiry.
+    /// One SSVI surface over all expiries: calendar- and butterfly-free by construction,
+    /// 3 parameters plus one `θ` per expiry.
     Ssvi,
-    /// eSSVI ([`crate::fit::fit_essvi`]): `(θ, ρ, ψ)` per expiry, calendar-free.
+    /// eSSVI: `(θ, ρ, ψ)` per expiry, calendar-free.
     Essvi,
-    /// SABR per expiry ([`crate::fit_sabr`]).
+    /// SABR per expiry (`β = 1` for Black-vol chains).
     Sabr,
 }
 
+/// How a surface model is fitted: expiry by expiry, or all expiries jointly.
+type PerExpiry = fn(&SmileSlice, &FitOptions) -> Result<(SliceModel, FitReport), FitError>;
+type Joint = fn(&[SmileSlice], &FitOptions) -> Result<Vec<(SliceModel, FitReport)>, FitError>;
+
+enum Plan {
+    PerExpiry(PerExpiry),
+    Joint(Joint),
+}
+
 impl SurfaceModel {
+    /// Every surface model, in declaration order (the list the CLI and Python read).
+    pub const ALL: [SurfaceModel; 4] = [
+        SurfaceModel::Svi,
+        SurfaceModel::Ssvi,
+        SurfaceModel::Essvi,
+        SurfaceModel::Sabr,
+    ];
+
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {
@@ -39,16 +59,65 @@ impl SurfaceModel {
             SurfaceModel::Sabr => "sabr",
         }
     }
+
+    /// The fitter of the model (the one table from model to fitter).
+    fn plan(self) -> Plan {
+        match self {
+            SurfaceModel::Svi => {
+                Plan::PerExpiry(|s, o| fit_svi(s, o).map(|f| (f.model.into(), f.report)))
+            }
+            SurfaceModel::Sabr => {
+                Plan::PerExpiry(|s, o| fit_sabr(s, o).map(|f| (f.model.into(), f.report)))
+            }
+            SurfaceModel::Ssvi => Plan::Joint(|s, o| {
+                let f = fit_ssvi(s, o)?;
+                Ok(f.thetas
+                    .iter()
+                    .zip(f.reports)
+                    .map(|(&(_, th), r)| (f.model.slice(th).into(), r))
+                    .collect())
+            }),
+            SurfaceModel::Essvi => Plan::Joint(|s, o| {
+                let f = fit_essvi(s, o)?;
+                Ok(f.slices
+                    .iter()
+                    .zip(f.reports)
+                    .map(|((_, e), r)| (e.to_svi().into(), r))
+                    .collect())
+            }),
+        }
+    }
+}
+
+impl fmt::Display for SurfaceModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for SurfaceModel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim().to_ascii_lowercase();
+        SurfaceModel::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = SurfaceModel::ALL.iter().map(|m| m.name()).collect();
+                format!("unknown model {s:?}: expected {}", names.join(", "))
+            })
+    }
 }
 
 /// What to do about calendar arbitrage between per-expiry fits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CalendarPolicy {
-    /// Refit each later SVI slice that dips below its predecessor on the check grid, with
-    /// the predecessor's total variance as a floor there (penalty rows in the same fit that
-    /// keeps it butterfly-free), expiry by expiry from the front; report the shortfall before
-    /// and after and the RMSE it cost. SABR slices are reported, not moved.
+    /// Refit each later slice that dips below its predecessor on the check domain, with the
+    /// predecessor's total variance as a floor there (penalty rows in the same generic fit
+    /// that keeps it butterfly-free), expiry by expiry from the front, then close what the
+    /// finite penalty leaves by a level shift where the model allows one; report the
+    /// shortfall before and after and the RMSE it cost.
     #[default]
     Repair,
     /// Report violations only.
@@ -83,163 +152,10 @@ impl Default for SurfaceOptions {
     }
 }
 
-/// One expiry in the report (the `slices` entries of `report.json`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SliceSummary {
-    /// Expiry instant.
-    pub expiry: Option<DateTime<Utc>>,
-    /// Time to expiry.
-    pub t: f64,
-    /// Forward.
-    pub forward: f64,
-    /// Where the forward came from.
-    pub forward_source: String,
-    /// Quotes fitted.
-    pub n_quotes: usize,
-    /// Model parameters (after any calendar repair).
-    pub params: serde_json::Value,
-    /// RMSE of fitted vs mid vols.
-    pub rmse_iv: f64,
-    /// Largest absolute vol error.
-    pub max_abs_err_iv: f64,
-    /// Fraction of two-sided quotes whose fitted vol lies inside `[bid IV, ask IV]`.
-    pub within_spread: Option<f64>,
-    /// Whether the fit converged.
-    pub converged: bool,
-    /// Optimiser iterations.
-    pub iterations: u64,
-    /// Fit time in microseconds.
-    pub fit_micros: f64,
-    /// Free of butterfly arbitrage.
-    pub butterfly_free: bool,
-    /// Minimum of Durrleman's `g` (see [`FitReport::min_g`]).
-    pub min_g: f64,
-    /// The full fit report.
-    pub fit: FitReport,
-    /// Mid, bid and ask vols of the quotes, with strikes, for review.
-    pub quotes: Vec<QuotePoint>,
-    /// Quotes of the expiry that were filtered out, with the reason.
-    pub excluded: Vec<ExcludedQuote>,
-}
-
-/// A fitted quote, for charts and review.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QuotePoint {
-    /// Strike.
-    pub strike: f64,
-    /// `ln(K/F)`.
-    pub k: f64,
-    /// Bid vol.
-    pub bid_iv: Option<f64>,
-    /// Mid vol.
-    pub mid_iv: f64,
-    /// Ask vol.
-    pub ask_iv: Option<f64>,
-    /// The surface's vol.
-    pub fit_iv: f64,
-}
-
-/// A calendar violation found on the check grid.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CalendarViolation {
-    /// Earlier expiry's time.
-    pub t_earlier: f64,
-    /// Later expiry's time.
-    pub t_later: f64,
-    /// `[k_lo, k_hi]` where `w_later < w_earlier` on the grid.
-    pub k_range: [f64; 2],
-    /// Largest shortfall `w_earlier − w_later`.
-    pub shortfall: f64,
-    /// The shortfall left after the action (equal to `shortfall` when only reported).
-    pub remaining: f64,
-    /// What was done about it.
-    pub action: String,
-}
-
-/// Calendar check of the whole surface.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CalendarReport {
-    /// `[k_min, k_max]` of the grid.
-    pub k_range: [f64; 2],
-    /// Grid points per expiry pair.
-    pub points: usize,
-    /// Violations found before repair, with what was done.
-    pub violations: Vec<CalendarViolation>,
-    /// No violation left on the grid (after repair, if any).
-    pub calendar_free: bool,
-    /// Expiry pairs whose wing slopes cross, so `w` decreases in time somewhere beyond the
-    /// grid (far wings; SVI only): `(t_earlier, t_later)`.
-    pub wing_crossings: Vec<(f64, f64)>,
-}
-
-/// Wall times in microseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-pub struct Timing {
-    /// Reading the file (filled by the caller that read it).
-    pub ingest: f64,
-    /// Building slices (implied vols, forwards, filters).
-    pub implied_vol: f64,
-    /// Fitting.
-    pub fit: f64,
-    /// Everything.
-    pub total: f64,
-}
-
-/// The account of a surface calibration: everything `report.json` needs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SurfaceReport {
-    /// Underlying.
-    pub underlying: String,
-    /// Snapshot time.
-    pub as_of: Option<DateTime<Utc>>,
-    /// Model name.
-    pub model: String,
-    /// Optimiser name.
-    pub optimizer: String,
-    /// Quotes used in slices.
-    pub quotes_used: usize,
-    /// Per-expiry results.
-    pub slices: Vec<SliceSummary>,
-    /// Expiries without a slice, with the reason.
-    pub dropped: Vec<DroppedExpiry>,
-    /// Expiries whose fit failed, with the reason (they are not in the surface).
-    pub failed: Vec<(f64, String)>,
-    /// Quotes removed while building slices (line and reason).
-    pub slice_report: SliceReport,
-    /// Calendar check.
-    pub calendar: CalendarReport,
-    /// `calendar.calendar_free`, at the top level as `report.json` wants it.
-    pub calendar_free: bool,
-    /// Wall times.
-    pub timing_micros: Timing,
-}
-
-fn fit_one(
-    s: &SmileSlice,
-    opts: &SurfaceOptions,
-) -> Result<(SliceModel, FitReport), crate::fit::FitError> {
-    if opts.model == SurfaceModel::Sabr {
-        let f = fit_sabr(s, &opts.fit)?;
-        let scan = f.model.butterfly_scan();
-        let k = |strike: f64| ((strike + f.model.shift) / (f.model.forward + f.model.shift)).ln();
-        let wings = [k(scan.range[0]), k(scan.range[1])];
-        Ok((
-            SliceModel::Sabr {
-                sabr: f.model,
-                wings,
-            },
-            f.report,
-        ))
-    } else {
-        let f = fit_svi(s, &opts.fit)?;
-        Ok((SliceModel::Svi(f.model), f.report))
-    }
-}
-
 /// Builds a [`FittedSurface`] from a chain (`volfit::calibrate_surface` of
 /// `../shared/DESIGN.md`): slices per expiry ([`build_slices`]), fits by
-/// [`SurfaceOptions::model`] (per expiry in parallel, or global SSVI / eSSVI), then the
-/// calendar check on a dense grid and the [`CalendarPolicy`].
+/// [`SurfaceOptions::model`] (per expiry in parallel, or jointly for SSVI / eSSVI), then the
+/// calendar check of [`super::arbitrage`] and the [`CalendarPolicy`].
 ///
 /// An expiry whose fit fails is left out of the surface and listed in
 /// [`SurfaceReport::failed`] with the reason.
@@ -256,102 +172,72 @@ pub fn calibrate_surface(
     let fit_clock = Instant::now();
     let mut failed = Vec::new();
     let mut fitted: Vec<(&SmileSlice, SliceModel, FitReport)> = Vec::new();
-    match opts.model {
-        SurfaceModel::Svi | SurfaceModel::Sabr => {
+    let failure = |s: &SmileSlice, e: &FitError| FailedExpiry {
+        expiry: s.expiry(),
+        t: s.t(),
+        reason: error_chain(e),
+    };
+    match opts.model.plan() {
+        Plan::PerExpiry(fit_one) => {
             let results: Vec<_> = if opts.parallel {
-                slices.par_iter().map(|s| (s, fit_one(s, opts))).collect()
+                slices
+                    .par_iter()
+                    .map(|s| (s, fit_one(s, &opts.fit)))
+                    .collect()
             } else {
-                slices.iter().map(|s| (s, fit_one(s, opts))).collect()
+                slices.iter().map(|s| (s, fit_one(s, &opts.fit))).collect()
             };
             for (s, r) in results {
                 match r {
                     Ok((m, rep)) => fitted.push((s, m, rep)),
-                    Err(e) => failed.push((s.t, e.to_string())),
+                    Err(e) => failed.push(failure(s, &e)),
                 }
             }
         }
-        SurfaceModel::Ssvi | SurfaceModel::Essvi => {
-            let usable: Vec<&SmileSlice> = slices.iter().filter(|s| !s.points.is_empty()).collect();
-            let owned: Vec<SmileSlice> = usable.iter().map(|s| (*s).clone()).collect();
-            let mut sorted = usable.clone();
-            sorted.sort_by(|a, b| a.t.total_cmp(&b.t));
-            let result: Result<Vec<(Svi, FitReport)>, crate::fit::FitError> =
-                if opts.model == SurfaceModel::Ssvi {
-                    fit_ssvi(&owned, &opts.fit).map(|f| {
-                        f.thetas
-                            .iter()
-                            .zip(f.reports)
-                            .map(|(&(_, th), r)| (f.model.slice(th), r))
-                            .collect()
-                    })
-                } else {
-                    fit_essvi(&owned, &opts.fit).map(|f| {
-                        f.slices
-                            .iter()
-                            .zip(f.reports)
-                            .map(|((_, e), r)| (e.to_svi(), r))
-                            .collect()
-                    })
-                };
-            match result {
-                Ok(models) => {
-                    for (s, (m, r)) in sorted.into_iter().zip(models) {
-                        fitted.push((s, SliceModel::Svi(m), r));
-                    }
-                }
-                Err(e) => {
-                    for s in &sorted {
-                        failed.push((s.t, e.to_string()));
-                    }
+        Plan::Joint(fit_all) if !slices.is_empty() => match fit_all(&slices, &opts.fit) {
+            Ok(models) => {
+                for (s, (m, r)) in slices.iter().zip(models) {
+                    fitted.push((s, m, r));
                 }
             }
-        }
+            Err(e) => failed.extend(slices.iter().map(|s| failure(s, &e))),
+        },
+        Plan::Joint(_) => {}
     }
-    fitted.sort_by(|a, b| a.0.t.total_cmp(&b.0.t));
+    fitted.sort_by(|a, b| a.0.t().total_cmp(&b.0.t()));
     if fitted.is_empty() {
         let why = failed.first().map_or_else(
             || "no expiry has enough quotes".to_string(),
-            |f| f.1.clone(),
+            |f| f.reason.clone(),
         );
         return Err(SurfaceError::Empty(why));
     }
     let calendar = check_calendar(&mut fitted, opts);
-    let models: Vec<SliceModel> = fitted.iter().map(|f| f.1).collect();
     let fit_micros = fit_clock.elapsed().as_secs_f64() * 1e6;
-
     let surface = FittedSurface::new(
         chain.underlying.clone(),
         chain.as_of,
         chain.spot,
         fitted
             .iter()
-            .zip(&models)
-            .map(|((s, _, _), m)| SurfaceSlice {
-                expiry: s.expiry,
-                t: s.t,
-                forward: s.forward,
-                discount: s.discount,
+            .map(|(s, m, _)| SurfaceSlice {
+                expiry: s.expiry(),
+                t: s.t(),
+                forward: s.forward(),
+                discount: s.discount(),
                 model: *m,
-                quoted_k: Some(quoted_range(s)),
+                quoted_k: Some(s.k_range()),
             })
             .collect(),
     )?;
-    let summaries = fitted
-        .iter()
-        .zip(&models)
-        .map(|((s, _, r), m)| summarise(s, m, r))
-        .collect();
     let report = SurfaceReport {
         underlying: chain.underlying.clone(),
         as_of: chain.as_of,
-        model: opts.model.name().into(),
-        optimizer: opts.fit.optimizer.to_string(),
-        quotes_used: slice_report.quotes_used,
-        slices: summaries,
-        dropped: slice_report.dropped.clone(),
+        model: opts.model,
+        optimizer: opts.fit.optimizer,
+        slices: fitted.iter().map(|(s, m, r)| summarise(s, m, r)).collect(),
         failed,
         slice_report,
-        calendar_free: calendar.calendar_free,
         calendar,
         timing_micros: Timing {
             ingest: 0.0,
@@ -363,67 +249,12 @@ pub fn calibrate_surface(
     Ok((surface, report))
 }
 
-fn summarise(s: &SmileSlice, m: &SliceModel, r: &FitReport) -> SliceSummary {
-    let params = match m {
-        SliceModel::Svi(svi) => serde_json::to_value(svi),
-        SliceModel::Sabr { sabr, .. } => serde_json::to_value(sabr),
-    }
-    .unwrap_or(serde_json::Value::Null);
-    let quotes = s
-        .points
-        .iter()
-        .map(|p| QuotePoint {
-            strike: p.strike,
-            k: p.k,
-            bid_iv: p.bid_iv,
-            mid_iv: p.mid_iv,
-            ask_iv: p.ask_iv,
-            fit_iv: (m.w(p.k).max(0.0) / s.t).sqrt(),
-        })
-        .collect();
-    SliceSummary {
-        expiry: s.expiry,
-        t: s.t,
-        forward: s.forward,
-        forward_source: s.forward_source.name().into(),
-        n_quotes: r.n_quotes,
-        params,
-        rmse_iv: r.rmse_iv,
-        max_abs_err_iv: r.max_abs_err_iv,
-        within_spread: r.within_spread,
-        converged: r.converged,
-        iterations: r.iterations,
-        fit_micros: r.fit_micros,
-        butterfly_free: r.butterfly_free,
-        min_g: r.min_g,
-        fit: r.clone(),
-        quotes,
-        excluded: s.excluded.clone(),
-    }
-}
+/// Floor points per expiry pair in the calendar repair.
+const FLOOR_POINTS: usize = 41;
 
-/// Grid points per expiry pair in the calendar check.
-pub(super) const CALENDAR_POINTS: usize = 201;
-
-/// `n` points evenly spaced on `[lo, hi]`.
-pub(super) fn grid(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    (0..n)
-        .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
-        .collect()
-}
-
-/// The quoted `k` range of a slice.
-fn quoted_range(s: &SmileSlice) -> [f64; 2] {
-    s.points
-        .iter()
-        .fold([f64::INFINITY, f64::NEG_INFINITY], |r, p| {
-            [r[0].min(p.k), r[1].max(p.k)]
-        })
-}
-
-/// Calendar check of consecutive expiries on the union of their quoted `k` ranges (where at
-/// least one of them has data), and, under [`CalendarPolicy::Repair`], a sequential refit of
-/// each violating SVI slice with the previous expiry's total variance as a floor on that grid.
+/// The calendar check of consecutive expiries ([`super::arbitrage`]) and, under
+/// [`CalendarPolicy::Repair`], a sequential refit of each violating slice with the previous
+/// expiry's total variance as a floor on the pair's domain.
 fn check_calendar(
     fitted: &mut [(&SmileSlice, SliceModel, FitReport)],
     opts: &SurfaceOptions,
@@ -432,72 +263,36 @@ fn check_calendar(
     let mut free = true;
     let mut range = [f64::INFINITY, f64::NEG_INFINITY];
     for i in 1..fitted.len() {
-        let (ra, rb) = (quoted_range(fitted[i - 1].0), quoted_range(fitted[i].0));
-        let (lo, hi) = (ra[0].min(rb[0]), ra[1].max(rb[1]));
-        if !(lo < hi) {
+        let r = pair_domain(
+            Some(fitted[i - 1].0.k_range()),
+            Some(fitted[i].0.k_range()),
+            &fitted[i].1,
+        );
+        if !(r[0] < r[1]) {
             continue;
         }
-        range = [range[0].min(lo), range[1].max(hi)];
-        let g = grid(lo, hi, CALENDAR_POINTS);
-        let (short, k_range) = shortfall(&g, &fitted[i - 1].1, &fitted[i].1);
-        if short <= 0.0 {
+        range = [range[0].min(r[0]), range[1].max(r[1])];
+        let prev = fitted[i - 1].1;
+        let gap = pair_gap(&prev, &fitted[i].1, r);
+        let Some(k_range) = gap.negative else {
             continue;
-        }
-        let mut action = "reported".to_string();
-        let mut remaining = short;
+        };
+        let short = gap.shortfall();
+        let (mut action, mut remaining) = (CalendarAction::Reported, short);
         if opts.calendar == CalendarPolicy::Repair {
-            if let SliceModel::Svi(current) = fitted[i].1 {
-                let prev = fitted[i - 1].1;
-                // Every 5th grid point as a floor (41 penalty rows keep the refit cheap); the
-                // result is checked on the full grid, and what is left (between floor points,
-                // of order 1e-8) is closed by the level shift below.
-                let floor: Vec<(f64, f64)> = g
-                    .iter()
-                    .step_by(5)
-                    .map(|&k| (k, prev.w(k) * (1.0 + 1e-6)))
-                    .collect();
-                match fit_svi_floored(fitted[i].0, &opts.fit, Some(&current), &floor) {
-                    Ok(f) => {
-                        let mut model = f.model;
-                        let left = shortfall(&g, &prev, &SliceModel::Svi(model)).0.max(0.0);
-                        let mut shift = 0.0;
-                        // The floor is a finite penalty: what it leaves (~1e-8) is closed by
-                        // a parallel shift of that size, kept only if the slice stays
-                        // butterfly-free.
-                        if left > 0.0 {
-                            let shifted = Svi {
-                                a: model.a + left * (1.0 + 1e-6) + 1e-15,
-                                ..model
-                            };
-                            if shifted.is_butterfly_free() {
-                                shift = shifted.a - model.a;
-                                model = shifted;
-                            }
-                        }
-                        let m = SliceModel::Svi(model);
-                        remaining = shortfall(&g, &prev, &m).0.max(0.0);
-                        let mut report = f.report;
-                        report.butterfly_free = model.is_butterfly_free();
-                        report.min_g = model.min_g().1;
-                        action = format!(
-                            "refit with the previous expiry as a floor on the grid (then a \
-                             level shift of {shift:.1e}): shortfall {short:.2e} -> \
-                             {remaining:.2e}, RMSE {:.5} -> {:.5}",
-                            fitted[i].2.rmse_iv, report.rmse_iv
-                        );
-                        fitted[i].1 = m;
-                        fitted[i].2 = report;
-                    }
-                    Err(e) => action = format!("repair failed: {e}"),
-                }
-            } else {
-                action = "reported (calendar repair is for SVI slices)".into();
-            }
+            (action, remaining) = repair_pair(fitted, i, r, &prev, opts).unwrap_or_else(|e| {
+                (
+                    CalendarAction::RepairFailed {
+                        reason: error_chain(&e),
+                    },
+                    short,
+                )
+            });
         }
         free &= remaining <= 0.0;
         violations.push(CalendarViolation {
-            t_earlier: fitted[i - 1].0.t,
-            t_later: fitted[i].0.t,
+            t_earlier: fitted[i - 1].0.t(),
+            t_later: fitted[i].0.t(),
             k_range,
             shortfall: short,
             remaining,
@@ -508,54 +303,57 @@ fn check_calendar(
         range = [0.0, 0.0];
     }
     let models: Vec<SliceModel> = fitted.iter().map(|f| f.1).collect();
-    let ts: Vec<f64> = fitted.iter().map(|f| f.0.t).collect();
+    let ts: Vec<f64> = fitted.iter().map(|f| f.0.t()).collect();
     CalendarReport {
         k_range: range,
-        points: CALENDAR_POINTS,
         violations,
         calendar_free: free,
         wing_crossings: wing_crossings(&ts, &models),
     }
 }
 
-/// Consecutive SVI expiries whose asymptotic wing slopes decrease in time.
-pub(super) fn wing_crossings(ts: &[f64], models: &[SliceModel]) -> Vec<(f64, f64)> {
-    let mut out = Vec::new();
-    for i in 1..models.len() {
-        if let (SliceModel::Svi(a), SliceModel::Svi(b)) = (&models[i - 1], &models[i]) {
-            let (al, ar) = a.wing_slopes();
-            let (bl, br) = b.wing_slopes();
-            if bl < al || br < ar {
-                out.push((ts[i - 1], ts[i]));
-            }
+/// Refits expiry `i` with expiry `i − 1` as a floor on `range` (then a level shift of what the
+/// finite penalty leaves, kept only if the slice stays butterfly-free); returns the action and
+/// the shortfall left.
+fn repair_pair(
+    fitted: &mut [(&SmileSlice, SliceModel, FitReport)],
+    i: usize,
+    range: [f64; 2],
+    prev: &SliceModel,
+    opts: &SurfaceOptions,
+) -> Result<(CalendarAction, f64), FitError> {
+    let floor: Vec<(f64, f64)> = (0..FLOOR_POINTS)
+        .map(|j| {
+            let k = range[0] + (range[1] - range[0]) * j as f64 / (FLOOR_POINTS - 1) as f64;
+            (k, prev.w(k) * (1.0 + 1e-6))
+        })
+        .collect();
+    let (mut model, mut report) =
+        fitted[i]
+            .1
+            .smile()
+            .refit_floored(fitted[i].0, &opts.fit, &floor)?;
+    let left = pair_gap(prev, &model, range).shortfall();
+    let mut level_shift = 0.0;
+    if left > 0.0 {
+        let dw = left * (1.0 + 1e-6) + 1e-15;
+        if let Some(lifted) = model.smile().lifted(dw)
+            && lifted.smile().butterfly().free
+        {
+            level_shift = dw;
+            model = lifted;
         }
     }
-    out
-}
-
-/// Largest `w_a(k) − w_b(k)` on the grid (> 0: violation) and the `k` range where positive.
-pub(super) fn shortfall(grid: &[f64], a: &SliceModel, b: &SliceModel) -> (f64, [f64; 2]) {
-    let mut worst = f64::NEG_INFINITY;
-    let (mut klo, mut khi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for &k in grid {
-        let (wa, wb) = (a.w(k), b.w(k));
-        let d = wa - wb;
-        // Tolerance: rounding of w.
-        if d > 4.0 * f64::EPSILON * wa.abs().max(wb.abs()) {
-            klo = klo.min(k);
-            khi = khi.max(k);
-        }
-        worst = worst.max(d);
-    }
-    if klo > khi {
-        (worst.min(0.0), [0.0, 0.0])
-    } else {
-        (worst, [klo, khi])
-    }
-}
-
-impl std::fmt::Display for SurfaceModel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
+    let remaining = pair_gap(prev, &model, range).shortfall();
+    let verdict = model.smile().butterfly();
+    report.butterfly_free = verdict.free;
+    report.min_g = verdict.min_g;
+    let action = CalendarAction::Refit {
+        level_shift,
+        rmse_before: fitted[i].2.rmse_iv,
+        rmse_after: report.rmse_iv,
+    };
+    fitted[i].1 = model;
+    fitted[i].2 = report;
+    Ok((action, remaining))
 }

@@ -1,11 +1,22 @@
 //! `report.json`: the run report the CLI writes and the Python package returns, built from the
 //! ingest report, the chain and the [`SurfaceReport`] (the contract of `../shared/DESIGN.md`).
 
-use super::{CalendarReport, SliceSummary, SurfaceReport, Timing};
-use crate::quotes::{Chain, IngestReport};
-use crate::slice::DroppedExpiry;
+use super::{CalendarReport, FailedExpiry, SliceSummary, SurfaceModel, SurfaceReport, Timing};
+use crate::fit::Optimizer;
+use crate::quotes::{Chain, Format, IngestReport};
+use crate::slice::{DropReason, DroppedExpiry};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+/// Where a row was stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IngestStage {
+    /// The row could not be read (counted once per file).
+    Ingest,
+    /// The quote was filtered out, has no implied vol, or its expiry gave no slice.
+    Slice,
+}
 
 /// A row that did not become a used quote, with where it was stopped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -14,9 +25,8 @@ pub struct RejectedRow {
     pub line: u64,
     /// Why.
     pub reason: String,
-    /// `ingest` (the row could not be read; counted once per file) or `slice` (the quote was
-    /// filtered out or has no implied vol).
-    pub stage: String,
+    /// Where it was stopped.
+    pub stage: IngestStage,
 }
 
 /// `report.json`'s `ingest` block.
@@ -35,29 +45,57 @@ pub struct IngestSummary {
     pub rejected: Vec<RejectedRow>,
 }
 
+/// An expiry that produced no slice, as `report.json` lists it: the reason in words and as
+/// its typed cause.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DroppedRow {
+    /// Expiry instant.
+    pub expiry: DateTime<Utc>,
+    /// Time to expiry, where it could be computed.
+    pub t: Option<f64>,
+    /// Usable quotes it had.
+    pub n_quotes: usize,
+    /// Why, in words.
+    pub reason: String,
+    /// Why, typed.
+    pub cause: DropReason,
+}
+
+impl From<&DroppedExpiry> for DroppedRow {
+    fn from(d: &DroppedExpiry) -> Self {
+        DroppedRow {
+            expiry: d.expiry,
+            t: d.t,
+            n_quotes: d.n_quotes,
+            reason: d.reason.to_string(),
+            cause: d.reason.clone(),
+        }
+    }
+}
+
 /// The whole `report.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
     /// The input file.
     pub input: String,
     /// Its format.
-    pub format: String,
+    pub format: Format,
     /// Underlying.
     pub underlying: String,
     /// Snapshot time.
     pub as_of: Option<DateTime<Utc>>,
-    /// Model name.
-    pub model: String,
-    /// Optimiser name.
-    pub optimizer: String,
+    /// The model.
+    pub model: SurfaceModel,
+    /// The optimiser.
+    pub optimizer: Optimizer,
     /// Rows and rejections.
     pub ingest: IngestSummary,
     /// Per expiry.
     pub slices: Vec<SliceSummary>,
     /// Expiries without a slice.
-    pub dropped: Vec<DroppedExpiry>,
+    pub dropped: Vec<DroppedRow>,
     /// Expiries whose fit failed, with the reason.
-    pub failed: Vec<(f64, String)>,
+    pub failed: Vec<FailedExpiry>,
     /// No calendar arbitrage left on the check grid.
     pub calendar_free: bool,
     /// The calendar check.
@@ -83,13 +121,13 @@ impl RunReport {
             .map(|r| RejectedRow {
                 line: r.line,
                 reason: r.reason.clone(),
-                stage: "ingest".into(),
+                stage: IngestStage::Ingest,
             })
             .collect();
         rejected.extend(report.slice_report.rejected.iter().map(|r| RejectedRow {
             line: r.line,
             reason: r.reason.clone(),
-            stage: "slice".into(),
+            stage: IngestStage::Slice,
         }));
         rejected.sort_by_key(|r| r.line);
         let mut timing = report.timing_micros;
@@ -97,22 +135,27 @@ impl RunReport {
         timing.total = total_micros;
         RunReport {
             input: input.to_string(),
-            format: ingest.format.name().to_string(),
+            format: ingest.format,
             underlying: report.underlying.clone(),
             as_of: report.as_of,
-            model: report.model.clone(),
-            optimizer: report.optimizer.clone(),
+            model: report.model,
+            optimizer: report.optimizer,
             ingest: IngestSummary {
                 rows: ingest.rows,
                 quotes: chain.quotes.len(),
-                quotes_used: report.quotes_used,
+                quotes_used: report.quotes_used(),
                 itm_side_unused: report.slice_report.itm_side_unused,
                 rejected,
             },
             slices: report.slices.clone(),
-            dropped: report.dropped.clone(),
+            dropped: report
+                .slice_report
+                .dropped
+                .iter()
+                .map(DroppedRow::from)
+                .collect(),
             failed: report.failed.clone(),
-            calendar_free: report.calendar_free,
+            calendar_free: report.calendar.calendar_free,
             calendar: report.calendar.clone(),
             timing_micros: timing,
         }

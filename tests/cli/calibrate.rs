@@ -325,7 +325,9 @@ fn check_flags_arbitrage() {
     let out = tmp("check");
     std::fs::create_dir_all(&out).unwrap();
     let early = volfit::models::svi::Svi::new(0.01, 0.1, -0.3, 0.0, 0.2).unwrap();
-    let late = volfit::models::svi::Svi { a: 0.005, ..early };
+    let late =
+        volfit::models::svi::Svi::new(0.005, early.b(), early.rho(), early.m(), early.sigma())
+            .unwrap();
     let s = FittedSurface::new(
         "X".into(),
         None,

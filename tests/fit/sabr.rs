@@ -6,7 +6,7 @@ use volfit::fit::{
     FitOptions, Objective, Optimizer, SabrBeta, SabrOptions, fit_sabr, fit_sabr_from,
     sabr_initial_guess,
 };
-use volfit::models::sabr::{Sabr, SabrExpansion};
+use volfit::models::sabr::{Sabr, SabrExpansion, SabrParams};
 use volfit::quotes::{Format, read_chains};
 use volfit::slice::{SliceOptions, SmileSlice, build_slices};
 
@@ -42,9 +42,9 @@ fn quantlib_recalibration() {
         let fit = fit_sabr(&slice, &sabr_opts(SabrBeta::Fixed(0.6), alpha_from_atm)).unwrap();
         let m = &fit.model;
         let err = [
-            (m.alpha - 0.3).abs(),
-            (m.rho - 0.01).abs(),
-            (m.nu - 0.02).abs(),
+            (m.alpha() - 0.3).abs(),
+            (m.rho() - 0.01).abs(),
+            (m.nu() - 0.02).abs(),
         ];
         println!(
             "QuantLib recalibration (alpha from ATM: {alpha_from_atm}): errors {}, \
@@ -121,17 +121,22 @@ fn lefloch_kennedy_table3_spx() {
         let theirs = Sabr::new(f, t, lfk[0], 1.0, lfk[1], lfk[2]).unwrap();
         let (ours_rmse, their_rmse) = (rmse(&g, &quotes), rmse(&theirs, &quotes));
         let fit = fit_sabr(&slice, &FitOptions::default()).unwrap();
-        let ferr = (fit.model.alpha - a)
+        let ferr = (fit.model.alpha() - a)
             .abs()
-            .max((fit.model.rho - rho).abs())
-            .max((fit.model.nu - nu).abs());
+            .max((fit.model.rho() - rho).abs())
+            .max((fit.model.nu() - nu).abs());
         println!(
             "{t:5.3}  {:.5} / {:.5} / {:.5}   {:.5} / {:.5} / {:.5}   {ours_rmse:.2e} / {their_rmse:.2e}   {ferr:.1e}",
-            g.alpha, g.rho, g.nu, lfk[0], lfk[1], lfk[2]
+            g.alpha(),
+            g.rho(),
+            g.nu(),
+            lfk[0],
+            lfk[1],
+            lfk[2]
         );
-        assert!((g.alpha - lfk[0]).abs() < 2e-4, "α at {t}");
-        assert!((g.rho - lfk[1]).abs() < 5e-3, "ρ at {t}");
-        assert!((g.nu - lfk[2]).abs() < 5e-3, "ν at {t}");
+        assert!((g.alpha() - lfk[0]).abs() < 2e-4, "α at {t}");
+        assert!((g.rho() - lfk[1]).abs() < 5e-3, "ρ at {t}");
+        assert!((g.nu() - lfk[2]).abs() < 5e-3, "ν at {t}");
         assert!(
             ours_rmse <= their_rmse * 1.001,
             "guess rmse {ours_rmse} vs {their_rmse} at {t}"
@@ -175,7 +180,7 @@ fn lefloch_kennedy_swaption_normal_fits() {
                 })
                 .unwrap();
             let p = |i: usize| r[i].parse::<f64>().unwrap();
-            let m = Sabr {
+            let m = SabrParams {
                 alpha: p(4),
                 beta: 0.5,
                 rho: p(5),
@@ -184,7 +189,9 @@ fn lefloch_kennedy_swaption_normal_fits() {
                 forward: f,
                 t,
                 expansion: SabrExpansion::Normal,
-            };
+            }
+            .build()
+            .unwrap();
             (m, p(7))
         };
         let ((gn, gn_printed), (explicit, _)) = (params("Explicit+GN"), params("Explicit"));
@@ -216,9 +223,9 @@ fn lefloch_kennedy_swaption_normal_fits() {
              {:.3e} vs published fit {:.3e} (printed {gn_printed:.2e}) vs paper's LM {:.3e}; \
              guess {:.3e} vs published guess {:.3e}; {} iterations",
             back.report.rmse_iv,
-            m.alpha,
-            m.rho,
-            m.nu,
+            m.alpha(),
+            m.rho(),
+            m.nu(),
             fit.report.rmse_iv,
             rmse(&gn, &quotes),
             rmse(&back.model, &quotes),
@@ -230,7 +237,7 @@ fn lefloch_kennedy_swaption_normal_fits() {
             back.report.rmse_iv < 1e-14,
             "{name}: formula differs from the paper's"
         );
-        assert_eq!((m.expansion, m.beta), (SabrExpansion::Normal, 0.5));
+        assert_eq!((m.expansion(), m.beta()), (SabrExpansion::Normal, 0.5));
         assert!(fit.report.rmse_iv <= rmse(&gn, &quotes), "{name}");
         assert!(
             fit.report.rmse_iv <= rmse(&back.model, &quotes) * (1.0 + 1e-9),
@@ -283,7 +290,7 @@ fn recovers_known_smiles_in_every_mode() {
         ),
         (
             "Obłój",
-            truth.with_expansion(SabrExpansion::Obloj),
+            truth.with_expansion(SabrExpansion::Obloj).unwrap(),
             FitOptions {
                 sabr: SabrOptions {
                     beta: SabrBeta::Fixed(0.5),
@@ -296,7 +303,7 @@ fn recovers_known_smiles_in_every_mode() {
         ),
         (
             "normal expansion on Black vols",
-            truth.with_expansion(SabrExpansion::Normal),
+            truth.with_expansion(SabrExpansion::Normal).unwrap(),
             FitOptions {
                 sabr: SabrOptions {
                     beta: SabrBeta::Fixed(0.5),
@@ -332,10 +339,10 @@ fn recovers_known_smiles_in_every_mode() {
         let fit = fit_sabr(&slice, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
         let m = &fit.model;
         let err = [
-            (m.alpha - model.alpha).abs() / model.alpha,
-            (m.beta - model.beta).abs(),
-            (m.rho - model.rho).abs(),
-            (m.nu - model.nu).abs(),
+            (m.alpha() - model.alpha()).abs() / model.alpha(),
+            (m.beta() - model.beta()).abs(),
+            (m.rho() - model.rho()).abs(),
+            (m.nu() - model.nu()).abs(),
         ];
         println!(
             "{name}: param errors {}, rmse {:.1e}, {} iterations",
@@ -355,7 +362,7 @@ fn recovers_known_smiles_in_every_mode() {
 /// β = 0 normal SABR fits negative rates without a shift.
 #[test]
 fn negative_rates_normal_beta0() {
-    let truth = Sabr {
+    let truth = SabrParams {
         alpha: 0.006,
         beta: 0.0,
         rho: 0.2,
@@ -364,8 +371,9 @@ fn negative_rates_normal_beta0() {
         forward: -0.002,
         t: 1.0,
         expansion: SabrExpansion::Normal,
-    };
-    truth.validate().unwrap();
+    }
+    .build()
+    .unwrap();
     let quotes: Vec<(f64, f64)> = (0..13)
         .map(|i| {
             let k = -0.008 + 0.001 * f64::from(i);
@@ -375,7 +383,7 @@ fn negative_rates_normal_beta0() {
     let slice = SmileSlice::from_normal_vols(1.0, -0.002, &quotes).unwrap();
     let fit = fit_sabr(&slice, &sabr_opts(SabrBeta::Fixed(0.0), false)).unwrap();
     assert!(fit.report.rmse_iv < 1e-12, "{:?}", fit.report);
-    assert!((fit.model.rho - 0.2).abs() < 1e-8 && (fit.model.nu - 0.5).abs() < 1e-8);
+    assert!((fit.model.rho() - 0.2).abs() < 1e-8 && (fit.model.nu() - 0.5).abs() < 1e-8);
     // With β = 0.5 the same slice is outside SABR's domain: a clear error, not NaN.
     let err = fit_sabr(&slice, &FitOptions::default()).unwrap_err();
     assert!(err.to_string().contains("must be > 0"), "{err}");
@@ -420,30 +428,30 @@ fn every_deribit_expiry_beta_1() {
             let (mut sse, mut q, mut inside, mut two, mut neg, mut n) = (0.0, 0.0, 0.0, 0.0, 0, 0);
             let mut micros = Vec::new();
             let mut prev: Option<Sabr> = None;
-            for s in slices.iter().filter(|s| s.points.len() >= 5) {
+            for s in slices.iter().filter(|s| s.points().len() >= 5) {
                 let fit = fit_sabr(s, &FitOptions::default())
-                    .unwrap_or_else(|e| panic!("{f} {} t={}: {e}", c.underlying, s.t));
+                    .unwrap_or_else(|e| panic!("{f} {} t={}: {e}", c.underlying, s.t()));
                 let r = &fit.report;
                 assert!(
                     r.rmse_iv.is_finite() && r.rmse_iv < 0.1,
                     "{f} t={}: {r:?}",
-                    s.t
+                    s.t()
                 );
-                assert_eq!(fit.model.beta, 1.0);
+                assert_eq!(fit.model.beta(), 1.0);
                 // A warm start from the previous expiry lands on the same optimum or better.
                 if let Some(p) = prev {
                     let w = fit_sabr_from(s, &FitOptions::default(), Some(&p)).unwrap();
                     assert!(
                         w.report.rmse_iv <= r.rmse_iv * 1.05 + 1e-6,
                         "warm start at {}",
-                        s.t
+                        s.t()
                     );
                 }
                 prev = Some(fit.model);
                 let tw = s
-                    .points
+                    .points()
                     .iter()
-                    .filter(|p| p.bid_iv.is_some() && p.ask_iv.is_some())
+                    .filter(|p| p.bid_iv().is_some() && p.ask_iv().is_some())
                     .count() as f64;
                 sse += r.rmse_iv * r.rmse_iv * r.n_quotes as f64;
                 q += r.n_quotes as f64;
@@ -478,16 +486,16 @@ fn bid_ask_objective() {
     .unwrap();
     let (slices, _) = build_slices(&chains[0], &SliceOptions::default());
     let outside = |s: &SmileSlice, m: &Sabr| {
-        s.points
+        s.points()
             .iter()
             .filter_map(|p| {
-                let (b, a) = (p.bid_iv?, p.ask_iv?);
-                let v = m.vol(p.strike);
-                Some((b - v).max(v - a).max(0.0).powi(2) * p.weight)
+                let (b, a) = (p.bid_iv()?, p.ask_iv()?);
+                let v = m.vol(p.strike());
+                Some((b - v).max(v - a).max(0.0).powi(2) * p.weight())
             })
             .sum::<f64>()
     };
-    for s in slices.iter().filter(|s| s.points.len() >= 8) {
+    for s in slices.iter().filter(|s| s.points().len() >= 8) {
         let vol = fit_sabr(s, &FitOptions::default()).unwrap();
         let ba = fit_sabr(
             s,
@@ -500,8 +508,10 @@ fn bid_ask_objective() {
         let (o_vol, o_ba) = (outside(s, &vol.model), outside(s, &ba.model));
         println!(
             "t {:.3}: weighted squared distance outside bid/ask {o_vol:.2e} (vol) {o_ba:.2e} (bid/ask); inside {:?} {:?}",
-            s.t, vol.report.within_spread, ba.report.within_spread
+            s.t(),
+            vol.report.within_spread,
+            ba.report.within_spread
         );
-        assert!(o_ba <= o_vol * 1.05 + 1e-12, "t {}", s.t);
+        assert!(o_ba <= o_vol * 1.05 + 1e-12, "t {}", s.t());
     }
 }

@@ -3,8 +3,8 @@
 
 use crate::common::shared_data;
 use proptest::prelude::*;
-use volfit::fit::ssvi::svi_calendar_check;
 use volfit::fit::{FitOptions, Objective, Optimizer, fit_essvi, fit_ssvi, fit_svi, fit_svi_from};
+use volfit::models::arbitrage::calendar_check;
 use volfit::models::svi::Svi;
 use volfit::quotes::{Format, read_chains};
 use volfit::slice::{SliceOptions, SmileSlice, build_slices};
@@ -104,8 +104,9 @@ proptest! {
         a in -0.02f64..0.05, b in 0.01f64..0.6, rho in -0.95f64..0.95, m in -0.3f64..0.3, sigma in 0.01f64..0.6,
         t in 0.01f64..3.0, noise in 0.0f64..0.02, seed in 0u64..1000,
     ) {
-        let s = Svi::new_unchecked(a, b, rho, m, sigma);
-        prop_assume!(s.min_total_variance() > 1e-4);
+        let s = Svi::new(a, b, rho, m, sigma);
+        prop_assume!(s.as_ref().is_ok_and(|s| s.min_total_variance() > 1e-4));
+        let s = s.unwrap();
         let mut x = seed;
         let quotes: Vec<(f64, f64)> = (-10..=10).map(|i| {
             x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
@@ -136,7 +137,7 @@ fn real_slices() -> Vec<(String, SmileSlice)> {
         let (chains, _) = read_chains(shared_data(f), Format::Auto).unwrap();
         for c in &chains {
             let (ss, _) = build_slices(c, &SliceOptions::default());
-            for s in ss.into_iter().filter(|s| s.points.len() >= 5) {
+            for s in ss.into_iter().filter(|s| s.points().len() >= 5) {
                 out.push((
                     format!("{} {}", f.rsplit('/').next().unwrap(), c.underlying),
                     s,
@@ -156,25 +157,25 @@ fn every_real_slice_fits_without_arbitrage() {
     let mut by_file: std::collections::BTreeMap<String, (usize, f64, f64, f64, f64)> =
         std::collections::BTreeMap::default();
     for (name, s) in &all {
-        let fit =
-            fit_svi(s, &FitOptions::default()).unwrap_or_else(|e| panic!("{name} t={}: {e}", s.t));
+        let fit = fit_svi(s, &FitOptions::default())
+            .unwrap_or_else(|e| panic!("{name} t={}: {e}", s.t()));
         let r = &fit.report;
-        assert!(r.converged, "{name} t={}: {r:?}", s.t);
+        assert!(r.converged, "{name} t={}: {r:?}", s.t());
         assert!(
             r.butterfly_free && r.min_g >= 0.0,
             "{name} t={}: {r:?}",
-            s.t
+            s.t()
         );
         assert!(
             r.rmse_iv.is_finite() && r.rmse_iv < 0.05,
             "{name} t={}: rmse {}",
-            s.t,
+            s.t(),
             r.rmse_iv
         );
         let two = s
-            .points
+            .points()
             .iter()
-            .filter(|p| p.bid_iv.is_some() && p.ask_iv.is_some())
+            .filter(|p| p.bid_iv().is_some() && p.ask_iv().is_some())
             .count() as f64;
         let e = by_file.entry(name.clone()).or_default();
         e.0 += 1;
@@ -222,14 +223,14 @@ fn ssvi_and_essvi_surfaces_are_free_of_static_arbitrage() {
         };
         let svis: Vec<(f64, Svi)> = slices
             .iter()
-            .filter(|s| s.points.len() >= 5)
-            .map(|s| (s.t, fit_svi(s, &FitOptions::default()).unwrap().model))
+            .filter(|s| s.points().len() >= 5)
+            .map(|s| (s.t(), fit_svi(s, &FitOptions::default()).unwrap().model))
             .collect();
-        let per_slice = svi_calendar_check(&svis);
+        let per_slice = calendar_check(&svis);
         println!(
             "{f}: SSVI RMSE {:.4} (ρ {:.3}), eSSVI RMSE {:.4}; per-slice SVI calendar min gap {:.3e} at t = {:.3}→{:.3}, k = {:.3e}",
             pooled(&ssvi.reports),
-            ssvi.model.rho,
+            ssvi.model.rho(),
             pooled(&essvi.reports),
             per_slice.min_gap,
             per_slice.at.0,

@@ -1,2 +1,3 @@
+mod calibrate;
 mod sabr;
 mod svi;

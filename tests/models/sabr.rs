@@ -2,7 +2,7 @@
 use crate::common::{read_csv, shared_reference};
 use proptest::prelude::*;
 use volfit::models::SmileModel;
-use volfit::models::sabr::{Sabr, SabrExpansion};
+use volfit::models::sabr::{Sabr, SabrExpansion, SabrParams};
 
 /// QuantLib `testSabrInterpolation`: 31 Hagan lognormal vols, F = 0.039, T = 1, α = 0.3,
 /// β = 0.6, ν = 0.02, ρ = 0.01; QuantLib's own tolerance is 1e-12.
@@ -45,7 +45,7 @@ fn lefloch_kennedy_spx_reference_smile() {
         let got = s.vol(k);
         assert!((got - want).abs() < 2e-15, "K {k}: {got} vs {want}");
         // β = 1: Obłój's expansion coincides with Hagan's.
-        let o = s.with_expansion(SabrExpansion::Obloj).vol(k);
+        let o = s.with_expansion(SabrExpansion::Obloj).unwrap().vol(k);
         assert!((o - want).abs() < 2e-15, "Obłój K {k}: {o} vs {want}");
     }
 }
@@ -67,11 +67,11 @@ fn lefloch_kennedy_misc_tables() {
             "direct lognormal Hagan approx" => (s.call_price(k), s.vol(k)),
             // LFK's "classic" lognormal formula (their eq. 5) is Obłój's form.
             "classic Hagan lognormal" => {
-                let o = s.with_expansion(SabrExpansion::Obloj);
+                let o = s.with_expansion(SabrExpansion::Obloj).unwrap();
                 (o.call_price(k), o.vol(k))
             }
             "normal Hagan approx then converted to Black" => {
-                let n = s.with_expansion(SabrExpansion::Normal);
+                let n = s.with_expansion(SabrExpansion::Normal).unwrap();
                 (n.call_price(k), n.black_vol(k).unwrap())
             }
             _ => continue, // PDE and Andersen–Brotherton-Ratcliffe values: other models.
@@ -98,7 +98,8 @@ fn atm_limit_is_smooth() {
     ] {
         let s = Sabr::new(0.03, 2.0, 0.02, 0.5, -0.3, 0.4)
             .unwrap()
-            .with_expansion(e);
+            .with_expansion(e)
+            .unwrap();
         let (v, d1, _) = s.vol_strike_derivatives(0.03);
         for h in [1e-9, 1e-7, 1e-5] {
             for sign in [-1.0, 1.0] {
@@ -135,12 +136,14 @@ fn alpha_from_atm_inverts() {
                 nu,
             )
             .unwrap()
-            .with_expansion(e);
-            let a = Sabr::alpha_from_atm(e, s.forward, 0.0, t, s.atm_vol(), beta, rho, nu).unwrap();
+            .with_expansion(e)
+            .unwrap();
+            let a =
+                Sabr::alpha_from_atm(e, s.forward(), 0.0, t, s.atm_vol(), beta, rho, nu).unwrap();
             assert!(
-                (a / s.alpha - 1.0).abs() < 1e-13,
+                (a / s.alpha() - 1.0).abs() < 1e-13,
                 "{e:?} β {beta}: {a} vs {}",
-                s.alpha
+                s.alpha()
             );
         }
     }
@@ -153,7 +156,8 @@ fn density_is_a_probability() {
     for e in [SabrExpansion::Hagan, SabrExpansion::Obloj] {
         let s = Sabr::new(100.0, 0.5, 0.25, 1.0, -0.4, 0.8)
             .unwrap()
-            .with_expansion(e);
+            .with_expansion(e)
+            .unwrap();
         let (lo, hi, n) = (20.0, 400.0, 40_000);
         let h = (hi - lo) / f64::from(n);
         let (mut m0, mut m1) = (0.0, 0.0);
@@ -197,7 +201,8 @@ fn smile_model_view_matches_prices() {
     for e in [SabrExpansion::Hagan, SabrExpansion::Normal] {
         let s = Sabr::new(0.03, 1.5, 0.01, 0.5, -0.3, 0.5)
             .unwrap()
-            .with_expansion(e);
+            .with_expansion(e)
+            .unwrap();
         for &k in &[-0.6, -0.1, 0.0, 0.05, 0.4] {
             let strike = 0.03 * f64::exp(k);
             let bv = s.black_vol(strike).unwrap();
@@ -225,28 +230,30 @@ fn smile_model_view_matches_prices() {
 fn parity_and_shift() {
     let err = Sabr::new(-0.002, 3.0, 0.01, 0.5, 0.1, 0.3).unwrap_err();
     assert_eq!(err.name, "forward");
-    let s = Sabr {
+    let s = SabrParams {
         forward: -0.002,
-        ..Sabr::new(0.01, 3.0, 0.01, 0.5, 0.1, 0.3).unwrap()
+        shift: 0.02,
+        ..Sabr::new(0.01, 3.0, 0.01, 0.5, 0.1, 0.3).unwrap().params()
     }
-    .with_shift(0.02)
+    .build()
     .unwrap();
     for k in [-0.01, -0.002, 0.0, 0.01] {
         let c = s.price(volfit::OptionKind::Call, k);
         let p = s.price(volfit::OptionKind::Put, k);
-        assert!((c - p - (s.forward - k)).abs() < 1e-17);
+        assert!((c - p - (s.forward() - k)).abs() < 1e-17);
         assert!(c > 0.0 && p > 0.0 && s.vol(k) > 0.0);
     }
     // β = 0 normal SABR takes negative forwards and strikes without a shift.
-    let n = Sabr {
+    let n = SabrParams {
         beta: 0.0,
         forward: -0.003,
         alpha: 0.006,
         expansion: SabrExpansion::Normal,
         shift: 0.0,
-        ..s
-    };
-    n.validate().unwrap();
+        ..s.params()
+    }
+    .build()
+    .unwrap();
     assert!(n.vol(-0.01) > 0.0 && n.vol(0.004) > 0.0);
 }
 
@@ -261,15 +268,15 @@ proptest! {
     ) {
         let e = [SabrExpansion::Hagan, SabrExpansion::Obloj, SabrExpansion::Normal][e];
         let f: f64 = 1.0;
-        let s = Sabr::new(f, t, alpha, beta, rho, nu).unwrap().with_expansion(e);
+        let s = Sabr::new(f, t, alpha, beta, rho, nu).unwrap().with_expansion(e).unwrap();
         let k = f * lnk.exp();
         let (v, g) = s.vol_gradient(k);
         prop_assert_eq!(v, s.vol(k));
         let h = 1e-6;
         let bump = |i: usize, d: f64| {
-            let mut p = [s.alpha, s.beta, s.rho, s.nu];
+            let mut p = [s.alpha(), s.beta(), s.rho(), s.nu()];
             p[i] += d;
-            Sabr { alpha: p[0], beta: p[1], rho: p[2], nu: p[3], ..s }.vol(k)
+            SabrParams { alpha: p[0], beta: p[1], rho: p[2], nu: p[3], ..s.params() }.build().map_or(f64::NAN, |m| m.vol(k))
         };
         for i in 0..4 {
             let fd = (bump(i, h) - bump(i, -h)) / (2.0 * h);
@@ -292,7 +299,7 @@ proptest! {
         t in 1e-3f64..30.0, lnk in -3.0f64..3.0, e in 0usize..3,
     ) {
         let e = [SabrExpansion::Hagan, SabrExpansion::Obloj, SabrExpansion::Normal][e];
-        let s = Sabr::new(1.0, t, alpha, beta, rho, nu).unwrap().with_expansion(e);
+        let s = Sabr::new(1.0, t, alpha, beta, rho, nu).unwrap().with_expansion(e).unwrap();
         let v = s.vol(lnk.exp());
         prop_assert!(v.is_finite(), "{:?} at {}: {}", s, lnk, v);
     }

@@ -49,9 +49,9 @@ fn iv_tables_read_every_row_and_build_slices() {
             "{name}: every quote accounted for"
         );
         for s in &slices {
-            assert!(s.points.iter().all(|p| p.mid_iv > 0.0
-                && p.weight > 0.0
-                && p.bid_iv.unwrap() < p.ask_iv.unwrap()));
+            assert!(s.points().iter().all(|p| p.mid_iv() > 0.0
+                && p.weight() > 0.0
+                && p.bid_iv().unwrap() < p.ask_iv().unwrap()));
         }
     }
 }

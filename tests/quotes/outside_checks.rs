@@ -143,36 +143,38 @@ fn optionmetrics_parity_forwards_and_vols_match_the_iv_table() {
     assert_eq!(theirs.len(), 8);
     let mut compared = 0;
     for tab in &theirs {
-        let day = tab.expiry.unwrap().date_naive();
+        let day = tab.expiry().unwrap().date_naive();
         let o = ours
             .iter()
-            .find(|o| (o.expiry.unwrap().date_naive() - day).num_days().abs() <= 1)
+            .find(|o| (o.expiry().unwrap().date_naive() - day).num_days().abs() <= 1)
             .unwrap_or_else(|| panic!("no slice for {day}"));
-        let rel_f = o.forward / tab.forward - 1.0;
+        let rel_f = o.forward() / tab.forward() - 1.0;
         println!(
             "{day}: forward {:.4} vs table {:.4} ({rel_f:+.1e}), D {:.5}",
-            o.forward, tab.forward, o.discount
+            o.forward(),
+            tab.forward(),
+            o.discount()
         );
         assert!(rel_f.abs() <= 1.2e-4, "{day}: {rel_f}");
-        let scale = (o.t / tab.t).sqrt(); // equal total variance
+        let scale = (o.t() / tab.t()).sqrt(); // equal total variance
         let mut diffs = Vec::new();
-        for p in &tab.points {
+        for p in tab.points() {
             let Some(q) = o
-                .points
+                .points()
                 .iter()
-                .find(|q| q.strike == p.strike && q.kind == p.kind)
+                .find(|q| q.strike() == p.strike() && q.kind() == p.kind())
             else {
                 continue;
             };
-            let g = black_greeks(p.kind, tab.forward, p.strike, tab.t, p.mid_iv);
-            let allowed = 0.05 + (o.forward - tab.forward).abs() * g.delta.abs();
-            for (theirs, ours) in [(p.bid_iv, q.bid_iv), (p.ask_iv, q.ask_iv)] {
+            let g = black_greeks(p.kind(), tab.forward(), p.strike(), tab.t(), p.mid_iv());
+            let allowed = 0.05 + (o.forward() - tab.forward()).abs() * g.delta.abs();
+            for (theirs, ours) in [(p.bid_iv(), q.bid_iv()), (p.ask_iv(), q.ask_iv())] {
                 if let (Some(a), Some(b)) = (theirs, ours) {
                     let dv = b * scale - a;
                     assert!(
-                        dv.abs() * g.vega * o.discount <= allowed,
+                        dv.abs() * g.vega * o.discount() <= allowed,
                         "{day} K={}: {a} vs {}",
-                        p.strike,
+                        p.strike(),
                         b * scale
                     );
                     diffs.push(dv.abs());
@@ -181,7 +183,7 @@ fn optionmetrics_parity_forwards_and_vols_match_the_iv_table() {
             }
         }
         // The two-day expiry's vols move 2e-3 per 0.1 point of forward: judge it in price only.
-        if tab.t > 7.0 / 365.0 {
+        if tab.t() > 7.0 / 365.0 {
             let median = percentile(&mut diffs, 0.5);
             assert!(median <= 1e-4, "{day}: median {median}");
         }

@@ -69,23 +69,28 @@ fn parity_recovers_forward_discount_and_the_smile() {
     let (slices, report) = build_slices(&chain, &SliceOptions::default());
     assert_eq!(slices.len(), 1);
     let s = &slices[0];
-    assert_eq!(s.forward_source, ForwardSource::Parity);
+    assert_eq!(s.forward_source(), ForwardSource::Parity);
     // Symmetric spreads: parity on mids is exact up to the mid rounding of nothing.
-    assert!((s.forward - 105.0).abs() < 1e-9, "{}", s.forward);
-    assert!((s.discount - 0.98).abs() < 1e-12, "{}", s.discount);
-    assert!((s.t - 120.0 / 365.0).abs() < 1e-15);
-    for p in &s.points {
+    assert!((s.forward() - 105.0).abs() < 1e-9, "{}", s.forward());
+    assert!((s.discount() - 0.98).abs() < 1e-12, "{}", s.discount());
+    assert!((s.t() - 120.0 / 365.0).abs() < 1e-15);
+    for p in s.points() {
         assert!(
-            (p.mid_iv - smile(p.k)).abs() < 1e-9,
+            (p.mid_iv() - smile(p.k())).abs() < 1e-9,
             "K={}: {} vs {}",
-            p.strike,
-            p.mid_iv,
-            smile(p.k)
+            p.strike(),
+            p.mid_iv(),
+            smile(p.k())
         );
-        assert!(p.bid_iv.unwrap() < p.mid_iv && p.mid_iv < p.ask_iv.unwrap());
-        assert_eq!(p.kind, OptionKind::otm(s.forward, p.strike));
+        assert!(p.bid_iv().unwrap() < p.mid_iv() && p.mid_iv() < p.ask_iv().unwrap());
+        assert_eq!(p.kind(), OptionKind::otm(s.forward(), p.strike()));
     }
-    let mean_w = s.points.iter().map(|p| p.weight).sum::<f64>() / s.points.len() as f64;
+    let mean_w = s
+        .points()
+        .iter()
+        .map(volfit::slice::SmilePoint::weight)
+        .sum::<f64>()
+        / s.points().len() as f64;
     assert!((mean_w - 1.0).abs() < 1e-12);
     assert_eq!(
         report.quotes_used + report.itm_side_unused + report.rejected.len(),
@@ -104,9 +109,9 @@ fn coin_premiums_are_converted_with_the_forward() {
         },
     );
     let s = &slices[0];
-    assert_eq!(s.forward_source, ForwardSource::Input);
-    for p in &s.points {
-        assert!((p.mid_iv - smile(p.k)).abs() < 1e-9, "K={}", p.strike);
+    assert_eq!(s.forward_source(), ForwardSource::Input);
+    for p in s.points() {
+        assert!((p.mid_iv() - smile(p.k())).abs() < 1e-9, "K={}", p.strike());
     }
 }
 
@@ -152,7 +157,7 @@ fn filters_reject_with_line_and_reason_and_expiries_are_accounted_for() {
     assert_eq!(slices.len(), 1);
     assert_eq!(report.dropped.len(), 1);
     assert!(
-        report.dropped[0].reason.contains("too few"),
+        report.dropped[0].reason.to_string().contains("too few"),
         "{}",
         report.dropped[0].reason
     );
@@ -175,7 +180,7 @@ fn filters_reject_with_line_and_reason_and_expiries_are_accounted_for() {
     }
     for line in &lines {
         assert!(
-            slices[0].excluded.iter().any(|e| e.line == *line),
+            slices[0].excluded().iter().any(|e| e.line == *line),
             "line {line} not shown as excluded"
         );
     }
@@ -222,15 +227,15 @@ fn every_real_chain_builds_slices() {
             assert!(!slices.is_empty(), "{name}");
             for s in &slices {
                 assert!(
-                    s.t > 0.0 && s.forward > 0.0 && s.discount > 0.0 && s.discount <= 1.1,
+                    s.t() > 0.0 && s.forward() > 0.0 && s.discount() > 0.0 && s.discount() <= 1.1,
                     "{name}"
                 );
-                for p in &s.points {
+                for p in s.points() {
                     assert!(
-                        p.mid_iv.is_finite()
-                            && p.mid_iv > 0.0
-                            && p.weight.is_finite()
-                            && p.weight > 0.0,
+                        p.mid_iv().is_finite()
+                            && p.mid_iv() > 0.0
+                            && p.weight().is_finite()
+                            && p.weight() > 0.0,
                         "{name} {p:?}"
                     );
                 }

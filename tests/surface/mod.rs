@@ -1,6 +1,8 @@
 //! The fitted surface: local vol against known answers, density, calendar checks, bit-exact
 //! persistence, concurrent queries, and surfaces of every real chain.
 
+mod queries;
+
 use crate::common::{CHAIN_FILES, shared_data};
 use std::sync::Arc;
 use volfit::black::special::{norm_cdf, norm_pdf};
@@ -11,7 +13,7 @@ use volfit::models::svi::Svi;
 use volfit::quotes::{Format, read_chains};
 use volfit::surface::{
     CalendarPolicy, FittedSurface, SliceModel, SurfaceModel, SurfaceOptions, SurfaceSlice,
-    VolSurface, calibrate_surface,
+    VolSurface, WingedSabr, calibrate_surface,
 };
 
 fn slice(t: f64, forward: f64, model: SliceModel) -> SurfaceSlice {
@@ -174,7 +176,7 @@ fn density_integrates_and_reprices() {
 #[test]
 fn calendar_check_catches_a_planted_violation() {
     let early = Svi::new(0.01, 0.1, -0.3, 0.0, 0.2).unwrap();
-    let late_bad = Svi { a: 0.005, ..early }; // lower everywhere
+    let late_bad = Svi::new(0.005, early.b(), early.rho(), early.m(), early.sigma()).unwrap(); // lower everywhere
     let s = FittedSurface::new(
         "X".into(),
         None,
@@ -190,7 +192,7 @@ fn calendar_check_catches_a_planted_violation() {
     let v = &r.calendar.violations[0];
     assert!((v.shortfall - 0.005).abs() < 1e-12 && v.k_range[0] < 0.0 && v.k_range[1] > 0.0);
     // A good pair passes.
-    let late_ok = Svi { a: 0.015, ..early };
+    let late_ok = Svi::new(0.015, early.b(), early.rho(), early.m(), early.sigma()).unwrap();
     let s = FittedSurface::new(
         "X".into(),
         None,
@@ -230,17 +232,21 @@ fn every_real_chain_calibrates() {
                     c.underlying,
                     s.slices().len(),
                     r.failed.len(),
-                    r.calendar_free,
+                    r.calendar.calendar_free,
                     r.calendar.violations.len(),
                     r.calendar.wing_crossings.len(),
                     r.timing_micros.fit / 1e3
                 );
                 assert!(r.failed.is_empty(), "{f} {model}: {:?}", r.failed);
                 if matches!(model, SurfaceModel::Ssvi | SurfaceModel::Essvi) {
-                    assert!(r.calendar_free, "{f} {model}: {:?}", r.calendar.violations);
+                    assert!(
+                        r.calendar.calendar_free,
+                        "{f} {model}: {:?}",
+                        r.calendar.violations
+                    );
                 }
                 if model == SurfaceModel::Svi {
-                    assert!(r.calendar_free, "{f}: {:?}", r.calendar.violations);
+                    assert!(r.calendar.calendar_free, "{f}: {:?}", r.calendar.violations);
                     for v in &r.calendar.violations {
                         assert_eq!(v.remaining, 0.0, "{f}: {v:?}");
                     }
@@ -273,10 +279,10 @@ fn calendar_repair_vs_report() {
     println!(
         "SPX 2019-12-20 per-expiry SVI: {} calendar violations on the grid; after repair calendar-free = {}",
         r.calendar.violations.len(),
-        fixed.calendar_free
+        fixed.calendar.calendar_free
     );
-    assert!(!r.calendar_free && !r.calendar.violations.is_empty());
-    assert!(fixed.calendar_free);
+    assert!(!r.calendar.calendar_free && !r.calendar.violations.is_empty());
+    assert!(fixed.calendar.calendar_free);
 }
 
 /// surface.json round trip: same vols bit for bit (SVI and SABR slices).
@@ -368,10 +374,10 @@ fn concurrent_queries_agree() {
 /// slope < 2.
 #[test]
 fn sabr_wings_respect_lee() {
-    let m = SliceModel::Sabr {
+    let m = SliceModel::Sabr(WingedSabr {
         sabr: Sabr::new(100.0, 1.0, 0.3, 1.0, -0.5, 2.5).unwrap(),
         wings: [-1.0, 1.0],
-    };
+    });
     for k in [-50.0, -5.0, 5.0, 50.0] {
         let (w, w1, w2) = m.w_derivs(k);
         assert!(

@@ -20,10 +20,14 @@ from typing import Any, Iterable, Optional, Sequence, Union
 import numpy as np
 
 from . import _volfit
-from ._volfit import VolfitError
+from ._volfit import FORMATS, MODELS, OPTIMIZERS, SABR_EXPANSIONS, VolfitError
 
 __all__ = [
     "VolfitError",
+    "MODELS",
+    "OPTIMIZERS",
+    "FORMATS",
+    "SABR_EXPANSIONS",
     "implied_vol",
     "black_price",
     "sabr_vol",
@@ -215,9 +219,9 @@ class Surface:
 
 def calibrate_surface(path: str, format: str = "auto", underlying: Optional[str] = None,
                       model: str = "svi", optimizer: str = "lm") -> Surface:
-    """Reads a chain file and calibrates a surface: ``model`` ``svi`` (default), ``ssvi``,
-    ``essvi`` or ``sabr``; ``optimizer`` ``lm`` (default), ``bfgs`` or ``lbfgs``. A file with
-    several underlyings needs ``underlying=``."""
+    """Reads a chain file and calibrates a surface: ``model`` one of :data:`MODELS` (``svi``
+    by default), ``optimizer`` one of :data:`OPTIMIZERS` (``lm`` by default), ``format`` one
+    of :data:`FORMATS`. A file with several underlyings needs ``underlying=``."""
     return Surface(_volfit.Surface.calibrate(str(path), format, underlying, model, optimizer))
 
 

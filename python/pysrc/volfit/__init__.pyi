@@ -5,6 +5,10 @@ import numpy as np
 ArrayLike = Union[float, Sequence[float], np.ndarray]
 
 class VolfitError(Exception): ...
+MODELS: list[str]
+OPTIMIZERS: list[str]
+FORMATS: list[str]
+SABR_EXPANSIONS: list[str]
 
 def implied_vol(kind: Any, price: ArrayLike, forward: ArrayLike, strike: ArrayLike, t: ArrayLike,
                 return_reasons: bool = ...) -> Any: ...

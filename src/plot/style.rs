@@ -1,0 +1,123 @@
+//! What every chart shares: colours, fonts, the horizontal y-axis name (plotters #655), value
+//! spans and labels.
+
+use crate::surface::{SliceSummary, SurfaceReport};
+use plotters::coord::Shift;
+use plotters::prelude::{BLACK, DrawingArea, DrawingBackend, FontStyle, IntoFont, RGBColor};
+
+/// Registers the embedded DejaVu fonts with plotters (idempotent).
+pub fn register_fonts() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // The fonts are valid OpenType: registration cannot fail for them.
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            dejavu::sans::regular(),
+        );
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold());
+    });
+}
+
+pub(super) type DrawResult = Result<(), String>;
+
+pub(super) fn err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+pub(super) const GREY: RGBColor = RGBColor(170, 170, 170);
+pub(super) const FIT: RGBColor = RGBColor(31, 119, 180);
+pub(super) const OVERLAY: RGBColor = RGBColor(214, 39, 40);
+pub(super) const BAND: RGBColor = RGBColor(44, 160, 44);
+pub(super) const FWD: RGBColor = RGBColor(120, 120, 120);
+pub(super) const BAD: RGBColor = RGBColor(220, 0, 0);
+
+/// Viridis-like colour for `u ∈ [0, 1]`.
+pub fn viridis(u: f64) -> RGBColor {
+    const C: [(f64, f64, f64); 6] = [
+        (68.0, 1.0, 84.0),
+        (65.0, 68.0, 135.0),
+        (42.0, 120.0, 142.0),
+        (34.0, 168.0, 132.0),
+        (122.0, 209.0, 81.0),
+        (253.0, 231.0, 37.0),
+    ];
+    let u = if u.is_finite() {
+        u.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let x = u * (C.len() - 1) as f64;
+    let i = (x.floor() as usize).min(C.len() - 2);
+    let f = x - i as f64;
+    let m = |a: f64, b: f64| (a + f * (b - a)).round() as u8;
+    RGBColor(
+        m(C[i].0, C[i + 1].0),
+        m(C[i].1, C[i + 1].1),
+        m(C[i].2, C[i + 1].2),
+    )
+}
+
+pub(super) fn as_of(report: &SurfaceReport) -> String {
+    report.as_of.map_or_else(
+        || "no snapshot time".into(),
+        |d| d.format("%Y-%m-%d %H:%M UTC").to_string(),
+    )
+}
+
+pub(super) fn expiry_label(s: &SliceSummary) -> String {
+    s.expiry.map_or_else(
+        || format!("T = {:.4} y", s.t),
+        |e| format!("{} (T = {:.4} y)", e.format("%Y-%m-%d"), s.t),
+    )
+}
+
+/// Draws a horizontal y-axis name above the plotting area's left edge.
+pub(super) fn y_name<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    top: i32,
+) -> DrawResult {
+    area.draw_text(
+        text,
+        &("sans-serif", 16).into_font().color(&BLACK),
+        (8, top),
+    )
+    .map_err(err)
+}
+
+/// Total variance of a slice model at `k` as a vol.
+pub(super) fn model_vol(m: &crate::surface::SliceModel, k: f64, t: f64) -> f64 {
+    (m.w(k).max(0.0) / t).sqrt()
+}
+
+/// `(lo, hi)` of finite values, padded by `pad` of the span.
+pub(super) fn span(values: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    if !(lo <= hi) {
+        return (0.0, 1.0);
+    }
+    let w = (hi - lo).max(1e-9 * hi.abs().max(1e-12));
+    (lo - pad * w, hi + pad * w)
+}
+
+pub(super) fn k_range(input: &super::ChartInput<'_>) -> (f64, f64) {
+    let r = input.report.calendar.k_range;
+    if r[0] < r[1] {
+        (r[0].max(-3.0), r[1].min(3.0))
+    } else {
+        let (lo, hi) = span(
+            input
+                .report
+                .slices
+                .iter()
+                .flat_map(|s| s.quotes.iter().map(|q| q.k)),
+            0.1,
+        );
+        (lo.max(-3.0), hi.min(3.0))
+    }
+}

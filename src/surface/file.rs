@@ -1,0 +1,113 @@
+//! `surface.json`: the stored form of a [`FittedSurface`], versioned, written atomically, and
+//! checked on the way in (every model through its validating constructor).
+
+use super::fitted::{FittedSurface, SurfaceError, SurfaceSlice};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::Path;
+
+/// The current `surface.json` format version.
+pub const SURFACE_FORMAT_VERSION: u32 = 1;
+
+/// The stored form of a surface.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct SurfaceFile {
+    format: String,
+    version: u32,
+    underlying: String,
+    as_of: Option<DateTime<Utc>>,
+    spot: Option<f64>,
+    slices: Vec<SurfaceSlice>,
+}
+
+impl TryFrom<SurfaceFile> for FittedSurface {
+    type Error = SurfaceError;
+    fn try_from(f: SurfaceFile) -> Result<Self, SurfaceError> {
+        if f.format != "volfit-surface" {
+            return Err(SurfaceError::Format(format!("format {:?}", f.format)));
+        }
+        if f.version != SURFACE_FORMAT_VERSION {
+            return Err(SurfaceError::Format(format!(
+                "version {} (this build reads {SURFACE_FORMAT_VERSION})",
+                f.version
+            )));
+        }
+        FittedSurface::new(f.underlying, f.as_of, f.spot, f.slices)
+    }
+}
+
+impl From<FittedSurface> for SurfaceFile {
+    fn from(s: FittedSurface) -> Self {
+        SurfaceFile {
+            format: "volfit-surface".into(),
+            version: SURFACE_FORMAT_VERSION,
+            underlying: s.underlying,
+            as_of: s.as_of,
+            spot: s.spot,
+            slices: s.slices,
+        }
+    }
+}
+
+/// Writes `bytes` to `path` atomically: into a temporary file beside it, flushed to disk, then
+/// renamed over `path` (a reader never sees a half-written file).
+///
+/// # Errors
+/// The I/O error of any step (the temporary file is removed on failure).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+impl FittedSurface {
+    /// Writes `surface.json` (atomically: a reader never sees a half-written file).
+    ///
+    /// # Errors
+    /// [`SurfaceError::Io`] when the file cannot be written.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), SurfaceError> {
+        let p = path.as_ref();
+        let json = serde_json::to_string_pretty(self).map_err(|source| SurfaceError::Json {
+            path: p.to_path_buf(),
+            source,
+        })?;
+        write_atomic(p, json.as_bytes()).map_err(|source| SurfaceError::Io {
+            path: p.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Reads `surface.json`.
+    ///
+    /// # Errors
+    /// [`SurfaceError::Io`] when the file cannot be read, [`SurfaceError::Json`] when it is
+    /// not a valid surface (the message names the line and column, and the parameter out of
+    /// its domain).
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, SurfaceError> {
+        let p = path.as_ref();
+        let text = std::fs::read_to_string(p).map_err(|source| SurfaceError::Io {
+            path: p.to_path_buf(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| SurfaceError::Json {
+            path: p.to_path_buf(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,188 @@
+//! [`SliceModel`]: the smile of one expiry of a surface, stored tagged by model, and served
+//! through ONE dispatch ([`SliceModel::smile`]) to the [`SurfaceSmile`] trait that the rest of
+//! the surface layer calls.
+
+use crate::fit::{FitError, FitOptions, FitReport, fit_from};
+use crate::models::SmileModel;
+use crate::models::arbitrage::ButterflyVerdict;
+use crate::models::sabr::Sabr;
+use crate::models::svi::Svi;
+use crate::slice::SmileSlice;
+use serde::{Deserialize, Serialize};
+
+/// Lee's moment bound on the wing slope of `w`, with a hair of margin.
+const LEE_SLOPE: f64 = 2.0 * (1.0 - 1e-9);
+
+/// What the surface layer needs of an expiry's smile beyond [`SmileModel`].
+pub trait SurfaceSmile: SmileModel + Send + Sync {
+    /// The model's name in reports.
+    fn name(&self) -> &'static str;
+    /// Its parameters as a JSON object (the `params` of `report.json`).
+    fn params_json(&self) -> serde_json::Value;
+    /// The butterfly verdict of the smile (the model's own: exact for SVI, the density scan
+    /// for SABR).
+    fn butterfly(&self) -> ButterflyVerdict;
+    /// A refit of `slice` from this smile with a calendar floor `w(kⱼ) ≥ wⱼ` (the generic
+    /// fitter with floor rows).
+    ///
+    /// # Errors
+    /// The fit's error.
+    fn refit_floored(
+        &self,
+        slice: &SmileSlice,
+        opts: &FitOptions,
+        floor: &[(f64, f64)],
+    ) -> Result<(SliceModel, FitReport), FitError>;
+    /// The smile raised by `dw` in total variance everywhere, where the model can express it
+    /// (SVI: `a + dw`).
+    fn lifted(&self, _dw: f64) -> Option<SliceModel> {
+        None
+    }
+}
+
+/// A SABR smile with its formula used on `k ∈ wings` and total variance continued linearly
+/// beyond, with the edge slope capped at Lee's bound (the expansion is not a model far in
+/// the wings).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct WingedSabr {
+    /// The smile.
+    pub sabr: Sabr,
+    /// `[k_lo, k_hi]` in `k = ln((K+b)/(F+b))` where the formula is used.
+    pub wings: [f64; 2],
+}
+
+impl WingedSabr {
+    /// The smile with its formula on the density scan's range.
+    pub fn new(sabr: Sabr) -> WingedSabr {
+        let at = sabr.scan_strikes();
+        let k = |strike: f64| ((strike + sabr.shift()) / (sabr.forward() + sabr.shift())).ln();
+        WingedSabr {
+            sabr,
+            wings: [k(at(0.0)), k(at(1.0))],
+        }
+    }
+}
+
+impl SmileModel for WingedSabr {
+    #[inline]
+    fn w_derivs(&self, k: f64) -> (f64, f64, f64) {
+        let edge = if k < self.wings[0] {
+            self.wings[0]
+        } else if k > self.wings[1] {
+            self.wings[1]
+        } else {
+            return self.sabr.w_derivs(k);
+        };
+        let (w0, s, _) = self.sabr.w_derivs(edge);
+        let s = s.clamp(-LEE_SLOPE, LEE_SLOPE);
+        ((w0 + s * (k - edge)).max(0.0), s, 0.0)
+    }
+
+    #[inline]
+    fn total_variance(&self, k: f64) -> f64 {
+        if k < self.wings[0] || k > self.wings[1] {
+            self.w_derivs(k).0
+        } else {
+            self.sabr.total_variance(k)
+        }
+    }
+
+    fn feature_scale(&self) -> (f64, f64) {
+        self.sabr.feature_scale()
+    }
+}
+
+impl SurfaceSmile for WingedSabr {
+    fn name(&self) -> &'static str {
+        "sabr"
+    }
+    fn params_json(&self) -> serde_json::Value {
+        serde_json::to_value(self.sabr).unwrap_or(serde_json::Value::Null)
+    }
+    fn butterfly(&self) -> ButterflyVerdict {
+        self.sabr.butterfly_scan()
+    }
+    fn refit_floored(
+        &self,
+        slice: &SmileSlice,
+        opts: &FitOptions,
+        floor: &[(f64, f64)],
+    ) -> Result<(SliceModel, FitReport), FitError> {
+        let f = fit_from::<Sabr>(slice, opts, &opts.sabr, Some(&self.sabr), floor)?;
+        Ok((SliceModel::Sabr(WingedSabr::new(f.model)), f.report))
+    }
+}
+
+impl SurfaceSmile for Svi {
+    fn name(&self) -> &'static str {
+        "svi"
+    }
+    fn params_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+    fn butterfly(&self) -> ButterflyVerdict {
+        Svi::butterfly(self)
+    }
+    fn refit_floored(
+        &self,
+        slice: &SmileSlice,
+        opts: &FitOptions,
+        floor: &[(f64, f64)],
+    ) -> Result<(SliceModel, FitReport), FitError> {
+        let f = fit_from::<Svi>(slice, opts, &(), Some(self), floor)?;
+        Ok((SliceModel::Svi(f.model), f.report))
+    }
+    fn lifted(&self, dw: f64) -> Option<SliceModel> {
+        Svi::new(self.a() + dw, self.b(), self.rho(), self.m(), self.sigma())
+            .ok()
+            .map(SliceModel::Svi)
+    }
+}
+
+/// The smile model of one expiry, as stored in `surface.json` (tagged by `model`).
+///
+/// Adding a model to surfaces: a variant here, its arm in [`SliceModel::smile`], and an
+/// `impl SurfaceSmile`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "snake_case")]
+pub enum SliceModel {
+    /// Raw SVI in total variance (also the form SSVI and eSSVI slices are stored in).
+    Svi(Svi),
+    /// SABR (any expansion) with linear wings beyond its scan range.
+    Sabr(WingedSabr),
+}
+
+impl SliceModel {
+    /// The smile behind the tag: the one dispatch of the surface layer.
+    #[inline]
+    pub fn smile(&self) -> &dyn SurfaceSmile {
+        match self {
+            SliceModel::Svi(s) => s,
+            SliceModel::Sabr(s) => s,
+        }
+    }
+
+    /// `w(k)`.
+    #[inline]
+    pub fn w(&self, k: f64) -> f64 {
+        self.smile().total_variance(k)
+    }
+
+    /// `(w, w', w'')` at `k`.
+    #[inline]
+    pub fn w_derivs(&self, k: f64) -> (f64, f64, f64) {
+        self.smile().w_derivs(k)
+    }
+}
+
+impl From<Svi> for SliceModel {
+    fn from(s: Svi) -> Self {
+        SliceModel::Svi(s)
+    }
+}
+
+impl From<Sabr> for SliceModel {
+    fn from(s: Sabr) -> Self {
+        SliceModel::Sabr(WingedSabr::new(s))
+    }
+}
