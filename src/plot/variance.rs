@@ -39,9 +39,22 @@ pub(super) fn draw_total_variance<DB: DrawingBackend>(
         .y_label_area_size(70)
         .build_cartesian_2d(k0..k1, 0.0..w1)
         .map_err(err)?;
+    // What the marks mean: the calendar check's domain is per pair of expiries.
+    let left = input
+        .report
+        .calendar
+        .violations
+        .iter()
+        .filter(|v| v.remaining > 0.0)
+        .count();
+    let x_desc = format!(
+        "log-moneyness k = ln(K/F)   ·   calendar check: each pair of consecutive expiries on the \
+         union of their quoted k ranges ({left} violations left; {} pairs' wing slopes cross beyond)",
+        input.report.calendar.wing_crossings.len()
+    );
     chart
         .configure_mesh()
-        .x_desc("log-moneyness k = ln(K/F)")
+        .x_desc(x_desc)
         .light_line_style(WHITE.mix(0.0))
         .y_label_formatter(&|y| format!("{y:.3}"))
         .draw()
@@ -105,5 +118,6 @@ pub(super) fn draw_total_variance<DB: DrawingBackend>(
         .draw()
         .map_err(err)?;
     y_name(root, "total variance w", 44)?;
+
     root.present().map_err(err)
 }
