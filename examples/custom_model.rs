@@ -104,9 +104,10 @@ impl Calibrate for VolParabola {
         for (i, (&k, v)) in data.k().iter().zip(vols.iter_mut()).enumerate() {
             *v = self.s[0] + self.s[1] * k + self.s[2] * k * k;
             if let Some(j) = jac.as_deref_mut() {
-                j.set(i, 0, 1.0);
-                j.set(i, 1, k);
-                j.set(i, 2, k * k);
+                let mut row = j.row(i, *v);
+                row.set(0, 1.0);
+                row.set(1, k);
+                row.set(2, k * k);
             }
         }
     }

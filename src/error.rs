@@ -2,8 +2,10 @@
 //! callers that mix layers use `?` throughout and keep every source.
 
 use crate::black::ImpliedVolError;
+use crate::black::batch::LengthMismatch;
 use crate::fit::FitError;
 use crate::models::{ParamError, SpecError};
+use crate::names::UnknownName;
 use crate::quotes::IngestError;
 use crate::slice::SliceError;
 use crate::surface::{QueryError, SurfaceError};
@@ -45,6 +47,12 @@ pub enum Error {
     /// A surface query has no answer.
     #[error(transparent)]
     Query(#[from] QueryError),
+    /// Batch inputs of different lengths.
+    #[error(transparent)]
+    LengthMismatch(#[from] LengthMismatch),
+    /// A name that is not one of a list's (format, model, optimiser, expansion).
+    #[error(transparent)]
+    UnknownName(#[from] UnknownName),
     /// A chart could not be drawn.
     #[cfg(feature = "plot")]
     #[error(transparent)]

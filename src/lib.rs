@@ -51,6 +51,7 @@ pub mod black;
 mod error;
 pub mod fit;
 pub mod models;
+pub mod names;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod quotes;

@@ -576,6 +576,9 @@ fn _volfit(m: &Bound<'_, PyModule>) -> PyResult<()> {
         names(Optimizer::ALL.iter().map(|x| x.name()).collect()),
     )?;
     m.add("FORMATS", Format::names())?;
-    m.add("SABR_EXPANSIONS", SabrExpansion::NAMES.to_vec())?;
+    m.add(
+        "SABR_EXPANSIONS",
+        names(SabrExpansion::ALL.iter().map(|x| x.name()).collect()),
+    )?;
     Ok(())
 }

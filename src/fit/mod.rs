@@ -40,6 +40,7 @@ pub use views::{JacobianMatrix, ParamVector, ResidualVector};
 use crate::models::SpecError;
 use crate::models::sabr::Sabr;
 use crate::models::svi::Svi;
+use crate::names::{UnknownName, parse_name};
 use crate::slice::SmileSlice;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -97,16 +98,13 @@ impl fmt::Display for Optimizer {
 }
 
 impl FromStr for Optimizer {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let s = s.trim().to_ascii_lowercase();
-        Optimizer::ALL
-            .into_iter()
-            .find(|o| o.name() == s || o.aliases().contains(&s.as_str()))
-            .ok_or_else(|| {
-                let names: Vec<&str> = Optimizer::ALL.iter().map(|o| o.name()).collect();
-                format!("unknown optimizer {s:?}: expected {}", names.join(", "))
-            })
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        let items: Vec<_> = Optimizer::ALL
+            .iter()
+            .map(|&o| (o, o.name(), o.aliases()))
+            .collect();
+        parse_name("optimizer", s, &items)
     }
 }
 

@@ -19,7 +19,7 @@ use super::pool::{PooledMatrix, PooledVec};
 use super::views::ParamVector;
 use super::{FitError, Optimizer, SolveOptions, Termination, least_squares};
 use crate::models::arbitrage::Coordinate;
-use crate::models::calibrate::{Calibrate, JacRows, Repair};
+use crate::models::calibrate::{Calibrate, JacRows, QuoteScale, Repair};
 use crate::models::sabr::SabrOptions;
 use crate::slice::{Objective, Points, SmileSlice};
 use argmin::core::{Error, Jacobian, Operator};
@@ -211,28 +211,14 @@ impl<M: Calibrate> Jacobian for SmileProblem<'_, M> {
         let Some(model) = M::from_free(x.as_slice(), self.ctx) else {
             return Ok(jm);
         };
-        let mut vols = PooledVec::zeros(n);
         {
-            let mut jr = JacRows::new(jm.as_col_major_mut(), rows, 0);
-            model.quote_vols(self.data, self.ctx, &mut vols, Some(&mut jr));
-        }
-        // dr/dσ per quote (0 where the model has no vol), then the rows scaled column by column.
-        for (i, v) in vols.iter_mut().enumerate() {
-            *v = if v.is_finite() {
-                self.data.residual(i, *v, self.objective).1
-            } else {
-                0.0
+            let mut vols = PooledVec::zeros(n);
+            let scale = QuoteScale {
+                points: self.data,
+                objective: self.objective,
             };
-        }
-        let data = jm.as_col_major_mut();
-        for c in 0..nx {
-            for (g, &dr) in data[c * rows..c * rows + n].iter_mut().zip(vols.iter()) {
-                *g = if dr == 0.0 || !g.is_finite() {
-                    0.0
-                } else {
-                    dr * *g
-                };
-            }
+            let mut jr = JacRows::quotes(jm.as_col_major_mut(), rows, scale);
+            model.quote_vols(self.data, self.ctx, &mut vols, Some(&mut jr));
         }
         if self.n_pen > 0 {
             let mut scratch = PooledVec::zeros(self.n_pen);
@@ -422,7 +408,6 @@ pub fn fit_points<M: Calibrate>(
         Ok::<_, FitError>((sol, m, rep))
     };
     let groups = data.groups().len();
-    let all_free = |m: &M| m.admissible(data, &ctx);
     let floor_holds = |m: &M| {
         let mut grad = [0.0; ParamBuf::MAX];
         floor.iter().all(|&(k, w)| {
@@ -430,26 +415,30 @@ pub fn fit_points<M: Calibrate>(
                 .is_some_and(|v| v >= w * (1.0 - 1e-9))
         })
     };
+    // Inside the domain (decided once per polished model: the check can be dear).
+    let admissible = |m: &M| !opts.no_arbitrage || m.admissible(data, &ctx);
     let mut penalty = PENALTY;
     let (mut sol, mut model, mut rep) = run(penalty, n_pen, x)?;
-    let done = |m: &M| (!opts.no_arbitrage || all_free(m)) && floor_holds(m);
-    if opts.no_arbitrage && M::LAZY_PENALTIES && !done(&model) {
+    let mut inside = admissible(&model);
+    if opts.no_arbitrage && M::LAZY_PENALTIES && !(inside && floor_holds(&model)) {
         // The lazy penalties join now, from the unpenalised solution.
         n_pen = M::n_penalties(&ctx);
         (sol, model, rep) = run(penalty, n_pen, sol)?;
+        inside = admissible(&model);
     }
     // The penalties are finite: should the polish end outside the domain, stiffen and go on.
     for _ in 0..2 {
-        if done(&model) {
+        if inside && floor_holds(&model) {
             break;
         }
         penalty *= 100.0;
         (sol, model, rep) = run(penalty, n_pen, sol)?;
+        inside = admissible(&model);
     }
-    let repair = if opts.no_arbitrage && !all_free(&model) {
-        model.repair(data, &ctx)
-    } else {
+    let repair = if inside {
         None
+    } else {
+        model.repair(data, &ctx)
     };
     let mut vols = vec![0.0; data.len()];
     model.quote_vols(data, &ctx, &mut vols, None);

@@ -16,24 +16,71 @@
 
 use super::ParamError;
 use super::arbitrage::ButterflyVerdict;
-use crate::slice::Points;
+use crate::slice::{Objective, Points};
 use serde::{Deserialize, Serialize};
 
 /// Rows of a Jacobian being filled: `∂(quantity i)/∂(free parameter j)`, column-major over a
-/// block of `nrows` rows starting at `row0` of a larger matrix.
+/// block of rows starting at `row0` of a larger matrix with `stride` rows.
+///
+/// For the quote rows the fitter sets a [`QuoteScale`]: a model reports each quote's vol with
+/// [`JacRows::row`] and writes `∂σ/∂θ`; the row receives the residual's derivative
+/// `∂r/∂σ · ∂σ/∂θ` directly (the objective's chain rule, fused into the model's pass).
 pub struct JacRows<'a> {
     data: &'a mut [f64],
     stride: usize,
     row0: usize,
+    scale: Option<QuoteScale<'a>>,
+}
+
+/// How the quote rows turn `∂σ/∂θ` into `∂r/∂θ`: by the objective's derivative at each
+/// quote's vol.
+#[derive(Clone, Copy)]
+pub struct QuoteScale<'a> {
+    /// The quotes.
+    pub points: &'a Points,
+    /// The objective.
+    pub objective: Objective,
+}
+
+/// One row of a [`JacRows`], scaled.
+pub struct Row<'r> {
+    data: &'r mut [f64],
+    stride: usize,
+    at: usize,
+    scale: f64,
+}
+
+impl Row<'_> {
+    /// Sets `∂(row)/∂(parameter j)` to `scale·v` (0 where `v` is not finite).
+    #[inline]
+    pub fn set(&mut self, j: usize, v: f64) {
+        self.data[j * self.stride + self.at] = if v.is_finite() { self.scale * v } else { 0.0 };
+    }
 }
 
 impl<'a> JacRows<'a> {
-    /// A view of rows `row0..` of the column-major matrix `data` with `stride` rows.
+    /// A view of rows `row0..` of the column-major matrix `data` with `stride` rows, written
+    /// as given.
     pub fn new(data: &'a mut [f64], stride: usize, row0: usize) -> Self {
-        JacRows { data, stride, row0 }
+        JacRows {
+            data,
+            stride,
+            row0,
+            scale: None,
+        }
     }
 
-    /// Sets `∂(row i)/∂(parameter j)`.
+    /// A view of the quote rows `0..` scaled by the objective's derivative ([`QuoteScale`]).
+    pub fn quotes(data: &'a mut [f64], stride: usize, scale: QuoteScale<'a>) -> Self {
+        JacRows {
+            data,
+            stride,
+            row0: 0,
+            scale: Some(scale),
+        }
+    }
+
+    /// Sets `∂(row i)/∂(parameter j)` as given.
     #[inline]
     pub fn set(&mut self, i: usize, j: usize, v: f64) {
         self.data[j * self.stride + self.row0 + i] = v;
@@ -43,6 +90,23 @@ impl<'a> JacRows<'a> {
     #[inline]
     pub fn get(&self, i: usize, j: usize) -> f64 {
         self.data[j * self.stride + self.row0 + i]
+    }
+
+    /// Row `i` for a quote whose model vol is `vol` (NaN: the model has none there; the row
+    /// stays 0): its entries are scaled by the objective's `∂r/∂σ` at `vol`.
+    #[inline]
+    pub fn row(&mut self, i: usize, vol: f64) -> Row<'_> {
+        let scale = match self.scale {
+            Some(q) if vol.is_finite() => q.points.residual(i, vol, q.objective).1,
+            Some(_) => 0.0,
+            None => 1.0,
+        };
+        Row {
+            data: self.data,
+            stride: self.stride,
+            at: self.row0 + i,
+            scale,
+        }
     }
 }
 
@@ -174,7 +238,7 @@ pub trait Calibrate: Clone + Send + Sync + Sized {
     fn bounds(ctx: &Self::Context, start: &Self, lo: &mut [f64], hi: &mut [f64]);
 
     /// Model vols at every quote of `data` into `vols` (NaN where the model has none); with
-    /// `jac`, their gradients in the free parameters into rows `0..data.len()`.
+    /// `jac`, their gradients in the free parameters, row by row through [`JacRows::row`].
     fn quote_vols(
         &self,
         data: &Points,

@@ -39,10 +39,10 @@ pub const SIZE: (u32, u32) = (1200, 800);
 
 /// A chart that could not be drawn.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("chart {chart}: {reason}")]
+#[error("chart {}: {reason}", chart.display())]
 pub struct PlotError {
-    /// The chart's file name.
-    pub chart: String,
+    /// The chart's file.
+    pub chart: PathBuf,
     /// What failed.
     pub reason: String,
 }
@@ -103,7 +103,7 @@ macro_rules! render_chart {
                 }
             };
             res.map_err(|reason| PlotError {
-                chart: path.display().to_string(),
+                chart: path.clone(),
                 reason,
             })?;
             files.push(path);
@@ -138,7 +138,7 @@ pub fn render_all(
 ) -> Result<Vec<Chart>, PlotError> {
     register_fonts();
     std::fs::create_dir_all(dir).map_err(|e| PlotError {
-        chart: dir.display().to_string(),
+        chart: dir.to_path_buf(),
         reason: e.to_string(),
     })?;
     let mut out = Vec::new();

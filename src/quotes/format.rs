@@ -6,6 +6,7 @@
 
 use super::{Chain, IngestError, IngestReport};
 use super::{cboe, deribit, deribit_api, generic, ivtable, optionmetrics};
+use crate::names::{UnknownName, parse_name};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::Path;
@@ -142,21 +143,11 @@ impl fmt::Display for Format {
 }
 
 impl FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim().to_ascii_lowercase();
-        if s == "auto" {
-            return Ok(Format::Auto);
-        }
-        READERS
-            .iter()
-            .find(|r| r.name == s)
-            .map(|r| r.format)
-            .ok_or_else(|| {
-                format!(
-                    "unknown format {s:?}: expected one of {}",
-                    Format::names().join(", ")
-                )
-            })
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        let items: Vec<_> = std::iter::once((Format::Auto, "auto", &[] as &[&str]))
+            .chain(READERS.iter().map(|r| (r.format, r.name, &[] as &[&str])))
+            .collect();
+        parse_name("format", s, &items)
     }
 }

@@ -134,16 +134,15 @@ pub(crate) fn pair_gap(earlier: &SliceModel, later: &SliceModel, range: [f64; 2]
     )
 }
 
-/// Consecutive expiries whose asymptotic wing slopes of `w` decrease in time (SVI slices).
+/// Consecutive expiries whose asymptotic wing slopes of `w` decrease in time
+/// ([`SurfaceSmile::wing_slopes`](super::SurfaceSmile::wing_slopes)).
 pub(crate) fn wing_crossings(ts: &[f64], models: &[SliceModel]) -> Vec<(f64, f64)> {
     let mut out = Vec::new();
     for i in 1..models.len() {
-        if let (SliceModel::Svi(a), SliceModel::Svi(b)) = (&models[i - 1], &models[i]) {
-            let (al, ar) = a.wing_slopes();
-            let (bl, br) = b.wing_slopes();
-            if bl < al || br < ar {
-                out.push((ts[i - 1], ts[i]));
-            }
+        let (al, ar) = models[i - 1].smile().wing_slopes();
+        let (bl, br) = models[i].smile().wing_slopes();
+        if bl < al || br < ar {
+            out.push((ts[i - 1], ts[i]));
         }
     }
     out

@@ -7,6 +7,7 @@ use super::arbitrage::{
 use super::report::{FailedExpiry, SurfaceReport, Timing, error_chain, summarise};
 use super::{FittedSurface, SliceModel, SurfaceError, SurfaceSlice};
 use crate::fit::{FitError, FitOptions, FitReport, fit_essvi, fit_sabr, fit_ssvi, fit_svi};
+use crate::names::{UnknownName, parse_name};
 use crate::quotes::Chain;
 use crate::slice::{SliceOptions, SmileSlice, build_slices};
 use rayon::prelude::*;
@@ -96,16 +97,13 @@ impl fmt::Display for SurfaceModel {
 }
 
 impl FromStr for SurfaceModel {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let s = s.trim().to_ascii_lowercase();
-        SurfaceModel::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = SurfaceModel::ALL.iter().map(|m| m.name()).collect();
-                format!("unknown model {s:?}: expected {}", names.join(", "))
-            })
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        let items: Vec<_> = SurfaceModel::ALL
+            .iter()
+            .map(|&m| (m, m.name(), &[] as &[&str]))
+            .collect();
+        parse_name("model", s, &items)
     }
 }
 

@@ -89,7 +89,8 @@ impl FittedSurface {
     ///
     /// # Errors
     /// [`SurfaceError`] if there are no slices, two share a time, or a time, forward,
-    /// discount or quoted range is out of its domain (the models are valid by construction).
+    /// discount or quoted range is out of its domain (the models are valid by construction:
+    /// their constructors and deserialisation check them).
     pub fn new(
         underlying: String,
         as_of: Option<DateTime<Utc>>,
@@ -117,11 +118,6 @@ impl FittedSurface {
             }
             if index > 0 && s.t <= slices[index - 1].t {
                 return Err(bad("two slices share a time"));
-            }
-            if let SliceModel::Sabr(w) = &s.model
-                && !(w.wings[0] < w.wings[1])
-            {
-                return Err(bad("SABR wings must satisfy k_lo < k_hi"));
             }
             if s.quoted_k
                 .is_some_and(|q| !(q[0] <= q[1] && q[0].is_finite() && q[1].is_finite()))

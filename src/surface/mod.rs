@@ -251,8 +251,15 @@ pub trait VolSurface: Send + Sync {
     }
 
     /// Black implied vol at `strike` for expiry `t`; NaN where [`VolSurface::try_vol`] errs.
+    #[inline]
     fn vol(&self, strike: f64, t: f64) -> f64 {
-        self.try_vol(strike, t).unwrap_or(f64::NAN)
+        // NaN fails every comparison: this is `positive(strike) && positive(t)`.
+        if strike > 0.0 && strike < f64::INFINITY && t > 0.0 && t < f64::INFINITY {
+            let v = self.vol_impl(strike, t);
+            if v.is_finite() { v } else { f64::NAN }
+        } else {
+            f64::NAN
+        }
     }
 
     /// Dupire local vol at `(strike, t)` (Gatheral 2006, eq. 1.10); `None` outside the domain

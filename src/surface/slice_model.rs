@@ -38,17 +38,48 @@ pub trait SurfaceSmile: SmileModel + Send + Sync {
     fn lifted(&self, _dw: f64) -> Option<SliceModel> {
         None
     }
+    /// Whether the smile can be served (models are valid by construction; a wrapper's own
+    /// data, such as SABR's wings, is checked here).
+    ///
+    /// # Errors
+    /// What is wrong with it.
+    fn check(&self) -> Result<(), &'static str> {
+        Ok(())
+    }
+    /// The asymptotic slopes of `w` in the wings, `(left, right)` with `w ≈ left·|k|` as
+    /// `k → −∞` and `w ≈ right·k` as `k → +∞`.
+    fn wing_slopes(&self) -> (f64, f64);
 }
 
 /// A SABR smile with its formula used on `k ∈ wings` and total variance continued linearly
 /// beyond, with the edge slope capped at Lee's bound (the expansion is not a model far in
-/// the wings).
+/// the wings). Deserialisation checks `k_lo < k_hi`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "WingedSabrData")]
 pub struct WingedSabr {
     /// The smile.
     pub sabr: Sabr,
     /// `[k_lo, k_hi]` in `k = ln((K+b)/(F+b))` where the formula is used.
     pub wings: [f64; 2],
+}
+
+#[derive(Deserialize)]
+struct WingedSabrData {
+    sabr: Sabr,
+    wings: [f64; 2],
+}
+
+impl TryFrom<WingedSabrData> for WingedSabr {
+    type Error = String;
+    fn try_from(d: WingedSabrData) -> Result<Self, String> {
+        let w = WingedSabr {
+            sabr: d.sabr,
+            wings: d.wings,
+        };
+        w.check()
+            .map(|()| w)
+            .map_err(|e| format!("{e}, got {:?}", d.wings))
+    }
 }
 
 impl WingedSabr {
@@ -111,6 +142,18 @@ impl SurfaceSmile for WingedSabr {
         let f = fit_from::<Sabr>(slice, opts, &opts.sabr, Some(&self.sabr), floor)?;
         Ok((SliceModel::Sabr(WingedSabr::new(f.model)), f.report))
     }
+    fn check(&self) -> Result<(), &'static str> {
+        if self.wings[0] < self.wings[1] && self.wings.iter().all(|w| w.is_finite()) {
+            Ok(())
+        } else {
+            Err("SABR wings must be finite with k_lo < k_hi")
+        }
+    }
+    fn wing_slopes(&self) -> (f64, f64) {
+        let left = self.w_derivs(self.wings[0] - 1.0).1;
+        let right = self.w_derivs(self.wings[1] + 1.0).1;
+        (-left, right)
+    }
 }
 
 impl SurfaceSmile for Svi {
@@ -137,11 +180,14 @@ impl SurfaceSmile for Svi {
             .ok()
             .map(SliceModel::Svi)
     }
+    fn wing_slopes(&self) -> (f64, f64) {
+        Svi::wing_slopes(self)
+    }
 }
 
 /// The smile model of one expiry, as stored in `surface.json` (tagged by `model`).
 ///
-/// Adding a model to surfaces: a variant here, its arm in [`SliceModel::smile`], and an
+/// Adding a model to surfaces: a variant here, its arm in `each_model!`, and an
 /// `impl SurfaceSmile`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "model", rename_all = "snake_case")]
@@ -152,26 +198,34 @@ pub enum SliceModel {
     Sabr(WingedSabr),
 }
 
+/// The one dispatch of the surface layer: `$body` with `$s` bound to the smile behind the tag,
+/// as its concrete type (statically dispatched, so the query paths inline).
+macro_rules! each_model {
+    ($model:expr, $s:ident => $body:expr) => {
+        match $model {
+            SliceModel::Svi($s) => $body,
+            SliceModel::Sabr($s) => $body,
+        }
+    };
+}
+
 impl SliceModel {
-    /// The smile behind the tag: the one dispatch of the surface layer.
+    /// The smile behind the tag.
     #[inline]
     pub fn smile(&self) -> &dyn SurfaceSmile {
-        match self {
-            SliceModel::Svi(s) => s,
-            SliceModel::Sabr(s) => s,
-        }
+        each_model!(self, s => s)
     }
 
     /// `w(k)`.
     #[inline]
     pub fn w(&self, k: f64) -> f64 {
-        self.smile().total_variance(k)
+        each_model!(self, s => s.total_variance(k))
     }
 
     /// `(w, w', w'')` at `k`.
     #[inline]
     pub fn w_derivs(&self, k: f64) -> (f64, f64, f64) {
-        self.smile().w_derivs(k)
+        each_model!(self, s => s.w_derivs(k))
     }
 }
 

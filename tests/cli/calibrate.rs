@@ -319,6 +319,57 @@ fn errors_say_what_to_do() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("missing.json"));
 }
 
+/// `vol` outside the domain, or where the surface has no answer, says so (exit 2) instead of
+/// printing NaN, inf or 0.
+#[test]
+fn vol_outside_the_domain_is_an_error() {
+    let out = tmp("vol-domain");
+    let sample = root().join("data/sample_chain.csv");
+    let o = volfit(
+        &[
+            "calibrate",
+            sample.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--no-plots",
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let surface = out.join("surface.json");
+    let s = surface.to_str().unwrap();
+    for (strike, t) in [
+        ("-1", "0.5"),
+        ("nan", "0.5"),
+        ("100000", "0"),
+        ("100000", "1e300"),
+    ] {
+        let o = volfit(&["vol", s, "--strike", strike, "--t", t], "");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr),
+        );
+        assert_eq!(o.status.code(), Some(2), "{strike} {t}: {stdout}");
+        assert!(
+            stdout.is_empty() && !stderr.is_empty(),
+            "{strike} {t}: {stdout} / {stderr}"
+        );
+    }
+    let o = volfit(
+        &[
+            "vol", s, "--strike", "100000", "--t", "0.5", "--kind", "put",
+        ],
+        "",
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<f64> = stdout.lines().map(|l| l.parse().unwrap()).collect();
+    assert!(
+        lines.len() == 2 && lines.iter().all(|v| v.is_finite() && *v > 0.0),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(&out).ok();
+}
+
 /// `check` exits 1 on a surface with calendar arbitrage and says where.
 #[test]
 fn check_flags_arbitrage() {

@@ -249,8 +249,8 @@ fn lists_declared_once() {
     for m in SurfaceModel::ALL {
         assert_eq!(m.name().parse::<SurfaceModel>().unwrap(), m);
     }
-    for e in SabrExpansion::NAMES {
-        assert_eq!(e.parse::<SabrExpansion>().unwrap().name(), e);
+    for e in SabrExpansion::ALL {
+        assert_eq!(e.name().parse::<SabrExpansion>().unwrap(), e);
     }
     for f in Format::names() {
         assert_eq!(f.parse::<Format>().unwrap().name(), f);

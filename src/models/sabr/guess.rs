@@ -7,7 +7,7 @@
 //! reproduce the at-the-money vol exactly (the cubic). Of the two candidates the one with the
 //! smaller vol RMSE starts the polish.
 
-use super::spec::SabrContext;
+use super::context::SabrContext;
 use super::{Sabr, SabrExpansion};
 use crate::models::calibrate::SpecError;
 use crate::models::numerics::fit_parabola;

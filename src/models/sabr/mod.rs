@@ -26,13 +26,15 @@
 //! ([`SabrOptions`]).
 
 mod atm;
+mod context;
 mod convention;
 mod density;
 mod expansion;
 mod guess;
 mod spec;
 
-pub use spec::{SabrBeta, SabrContext, SabrOptions};
+pub use context::SabrContext;
+pub use spec::{SabrBeta, SabrOptions};
 
 use super::ParamError;
 use super::ad::{Dual, Real, Taylor2};
@@ -59,8 +61,12 @@ impl SabrExpansion {
         self == SabrExpansion::Normal
     }
 
-    /// The names accepted by `FromStr` (and the CLI and Python), in declaration order.
-    pub const NAMES: [&'static str; 3] = ["hagan", "obloj", "normal"];
+    /// Every expansion, in declaration order (the list `FromStr` and Python read).
+    pub const ALL: [SabrExpansion; 3] = [
+        SabrExpansion::Hagan,
+        SabrExpansion::Obloj,
+        SabrExpansion::Normal,
+    ];
 
     /// The name.
     pub fn name(self) -> &'static str {
@@ -73,21 +79,10 @@ impl SabrExpansion {
 }
 
 impl std::str::FromStr for SabrExpansion {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        [
-            SabrExpansion::Hagan,
-            SabrExpansion::Obloj,
-            SabrExpansion::Normal,
-        ]
-        .into_iter()
-        .find(|e| e.name() == s.trim().to_ascii_lowercase())
-        .ok_or_else(|| {
-            format!(
-                "unknown SABR expansion {s:?}: expected {}",
-                SabrExpansion::NAMES.join(", ")
-            )
-        })
+    type Err = crate::names::UnknownName;
+    fn from_str(s: &str) -> Result<Self, crate::names::UnknownName> {
+        let items = SabrExpansion::ALL.map(|e| (e, e.name(), &[] as &[&str]));
+        crate::names::parse_name("SABR expansion", s, &items)
     }
 }
 

@@ -293,14 +293,25 @@ impl EssviSlice {
 
     /// `∂w/∂(θ, ρ, ψ)` at `k`.
     pub(crate) fn w_gradient(&self, k: f64) -> [f64; 3] {
+        self.w_and_gradient(k).1
+    }
+
+    /// `w(k)` and `∂w/∂(θ, ρ, ψ)` in one pass (one square root).
+    #[inline]
+    pub(crate) fn w_and_gradient(&self, k: f64) -> (f64, [f64; 3]) {
         let phi = self.psi / self.theta;
         let z = phi * k + self.rho;
         let r = (z * z + 1.0 - self.rho * self.rho).sqrt();
-        [
-            0.5 * (1.0 + r - z * phi * k / r),
-            0.5 * self.psi * k * (1.0 + 1.0 / r),
-            0.5 * self.rho * k + 0.5 * z * k / r,
-        ]
+        let w = 0.5 * self.theta * (1.0 + self.rho * phi * k + r);
+        let inv_r = 1.0 / r;
+        (
+            w,
+            [
+                0.5 * (1.0 + r - z * phi * k * inv_r),
+                0.5 * self.psi * k * (1.0 + inv_r),
+                0.5 * self.rho * k + 0.5 * z * k * inv_r,
+            ],
+        )
     }
 
     /// GJ Theorem 4.2 in `(θ, ρ, ψ)`: `ψ(1 + |ρ|) < 4` and `ψ²(1 + |ρ|) ≤ 4θ`.

@@ -174,11 +174,16 @@ impl Calibrate for EssviSlice {
         mut jac: Option<&mut JacRows<'_>>,
     ) {
         for (i, (&k, v)) in data.k().iter().zip(vols.iter_mut()).enumerate() {
-            let (vol, dvol_dw) = vol_from_w(self.w(k), ctx.t, ctx.w_floor);
-            *v = vol;
-            if let Some(j) = jac.as_deref_mut() {
-                for (c, g) in self.w_gradient(k).iter().enumerate() {
-                    j.set(i, c, dvol_dw * g);
+            match jac.as_deref_mut() {
+                None => *v = vol_from_w(self.w(k), ctx.t, ctx.w_floor).0,
+                Some(j) => {
+                    let (w, dw) = self.w_and_gradient(k);
+                    let (vol, dvol_dw) = vol_from_w(w, ctx.t, ctx.w_floor);
+                    *v = vol;
+                    let mut row = j.row(i, vol);
+                    for (c, g) in dw.iter().enumerate() {
+                        row.set(c, dvol_dw * g);
+                    }
                 }
             }
         }
@@ -438,15 +443,18 @@ impl Calibrate for Ssvi {
             };
             for i in group.range.clone() {
                 let k = data.k()[i];
-                let (vol, dvol_dw) = vol_from_w(slice.w(k), group.t, group.w_floor);
+                let Some(j) = jac.as_deref_mut() else {
+                    vols[i] = vol_from_w(slice.w(k), group.t, group.w_floor).0;
+                    continue;
+                };
+                let (w, dw) = slice.w_and_gradient(k);
+                let (vol, dvol_dw) = vol_from_w(w, group.t, group.w_floor);
                 vols[i] = vol;
-                if let Some(j) = jac.as_deref_mut() {
-                    // w(θ, ρ, ψ(params)) at fixed θ.
-                    let dw = slice.w_gradient(k);
-                    j.set(i, 0, dvol_dw * (dw[1] + dw[2] * psi.d[0]));
-                    for q in 1..n {
-                        j.set(i, q, dvol_dw * dw[2] * psi.d[q]);
-                    }
+                // w(θ, ρ, ψ(params)) at fixed θ.
+                let mut row = j.row(i, vol);
+                row.set(0, dvol_dw * (dw[1] + dw[2] * psi.d[0]));
+                for q in 1..n {
+                    row.set(q, dvol_dw * dw[2] * psi.d[q]);
                 }
             }
         }

@@ -319,15 +319,24 @@ impl Svi {
         self.min_total_variance() > 0.0 && self.satisfies_lee() && self.min_g().1 >= 0.0
     }
 
+    /// [`Svi::is_butterfly_free`] with the fast search of `min g` (for steering starts).
+    pub(crate) fn is_butterfly_free_fast(&self) -> bool {
+        self.min_total_variance() > 0.0 && self.satisfies_lee() && self.min_g_fast().1 >= 0.0
+    }
+
     /// The butterfly verdict over the whole real line: the exact infimum of Durrleman's `g`
     /// ([`Svi::min_g`]); free iff it is `≥ 0`, `min w > 0` and Lee's bound holds. The
     /// negative interval, when there is one, is located on a 401-point `sinh` grid around `m`.
     pub fn butterfly(&self) -> ButterflyVerdict {
+        self.butterfly_from(self.min_g())
+    }
+
+    /// [`Svi::butterfly`] given `min_g()` already computed.
+    pub(crate) fn butterfly_from(&self, (at, min_g): (f64, f64)) -> ButterflyVerdict {
         /// `sinh(i/20)`, `i = −200..=200`: the grid that locates negative intervals.
         static SINH: std::sync::LazyLock<[f64; 401]> = std::sync::LazyLock::new(|| {
             std::array::from_fn(|i| ((i as f64 - 200.0) / 20.0).sinh())
         });
-        let (at, min_g) = self.min_g();
         let free = self.min_total_variance() > 0.0 && self.satisfies_lee() && min_g >= 0.0;
         let mut negative = Vec::new();
         if min_g < 0.0 {

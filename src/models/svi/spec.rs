@@ -37,7 +37,10 @@ pub struct SviContext {
     /// Mean market total variance: the level of the flat smile the repair moves toward.
     flat: f64,
     sigma_max: f64,
+    /// The last `(parameters, (argmin k, min g))` of the penalty's fast search.
     min_g: Cell<Option<([f64; 5], (f64, f64))>>,
+    /// The same of the verdict's fine search (asked by `admissible`, then by the report).
+    verdict: Cell<Option<([f64; 5], (f64, f64))>>,
 }
 
 impl SviContext {
@@ -52,12 +55,24 @@ impl SviContext {
         self.min_g.set(Some((key, v)));
         v
     }
+
+    fn min_g_fine(&self, s: &Svi) -> (f64, f64) {
+        let key = s.to_array();
+        if let Some((k, v)) = self.verdict.get()
+            && k == key
+        {
+            return v;
+        }
+        let v = s.min_g();
+        self.verdict.set(Some((key, v)));
+        v
+    }
 }
 
-/// Moves `s` toward the flat smile at level `flat` until `min g ≥ 0` (bisection on the segment,
+/// Moves `s` toward the flat smile at level `flat` until `free` holds (bisection on the segment,
 /// `steps` halvings: the result is within `2^−steps` of the segment's first arbitrage-free
 /// point). Returns the smile and the fraction of the way moved.
-fn repair_toward_flat(s: &Svi, flat: f64, steps: u32) -> (Svi, f64) {
+fn repair_toward_flat(s: &Svi, flat: f64, steps: u32, free: fn(&Svi) -> bool) -> (Svi, f64) {
     let safe = Svi::new_unchecked(flat, 0.0, 0.0, s.m, s.sigma);
     let mix = |l: f64| {
         let (p, q) = (s.to_array(), safe.to_array());
@@ -66,7 +81,7 @@ fn repair_toward_flat(s: &Svi, flat: f64, steps: u32) -> (Svi, f64) {
     let (mut lo, mut hi) = (0.0, 1.0);
     for _ in 0..steps {
         let mid = 0.5 * (lo + hi);
-        if mix(mid).is_butterfly_free() {
+        if free(&mix(mid)) {
             hi = mid;
         } else {
             lo = mid;
@@ -106,6 +121,7 @@ impl Calibrate for Svi {
             // and (a, b, σ) only trade off along a valley the polish would crawl down.
             sigma_max: 4.0 * (hi - lo).max(0.05),
             min_g: Cell::new(None),
+            verdict: Cell::new(None),
         })
     }
 
@@ -154,9 +170,10 @@ impl Calibrate for Svi {
             let (vol, dvol_dw) = vol_from_w(self.w(k), ctx.t, ctx.w_floor);
             *v = vol;
             if let Some(j) = jac.as_deref_mut() {
+                let mut row = j.row(i, vol);
                 let (gw, _, _) = self.param_gradients(k);
                 for (c, g) in gw.iter().enumerate() {
-                    j.set(i, c, dvol_dw * g);
+                    row.set(c, dvol_dw * g);
                 }
             }
         }
@@ -210,8 +227,9 @@ impl Calibrate for Svi {
         if self.min_total_variance() < floor {
             self.a += floor - self.min_total_variance();
         }
-        if !self.is_butterfly_free() {
-            let (s, _) = repair_toward_flat(self, ctx.flat, 12);
+        // A start heuristic: the fast search of min g decides (the verdict is the fine one).
+        if !self.is_butterfly_free_fast() {
+            let (s, _) = repair_toward_flat(self, ctx.flat, 12, Svi::is_butterfly_free_fast);
             *self = s;
             self.b = self.b.max(0.0);
             self.rho = self.rho.clamp(-0.999, 0.999);
@@ -223,12 +241,12 @@ impl Calibrate for Svi {
         if self.is_butterfly_free() {
             return None;
         }
-        let (s, fraction) = repair_toward_flat(self, ctx.flat, 40);
+        let (s, fraction) = repair_toward_flat(self, ctx.flat, 40, Svi::is_butterfly_free);
         *self = s;
         Some(Repair::TowardFlat { fraction })
     }
 
-    fn butterfly(&self, _: &SviContext, _: usize) -> ButterflyVerdict {
-        self.butterfly()
+    fn butterfly(&self, ctx: &SviContext, _: usize) -> ButterflyVerdict {
+        self.butterfly_from(ctx.min_g_fine(self))
     }
 }

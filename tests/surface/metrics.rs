@@ -1,0 +1,76 @@
+//! ATM / 25Δ risk reversal / butterfly and the review flags, moved from the charts into the
+//! surface layer, against numbers computed another way.
+
+use crate::common::shared_data;
+use volfit::black::{OptionKind, black_greeks};
+use volfit::models::svi::Svi;
+use volfit::quotes::{Format, read_chains};
+use volfit::surface::metrics::{ReviewFlag, k_at_delta, review_flags, term_structure};
+use volfit::surface::{
+    FittedSurface, SliceModel, SurfaceOptions, SurfaceSlice, VolSurface, calibrate_surface,
+};
+
+fn slice(t: f64, model: Svi) -> SurfaceSlice {
+    SurfaceSlice {
+        expiry: None,
+        t,
+        forward: 100.0,
+        discount: 1.0,
+        model: SliceModel::Svi(model),
+        quoted_k: None,
+    }
+}
+
+/// A flat smile has no risk reversal or butterfly and its ATM vol is the flat vol; on a
+/// skewed SVI the 25Δ strikes have a Black delta (from `black_greeks`, at the surface's vol)
+/// of 0.25 and 0.75, the risk reversal has the sign of ρ, and RR/BF are the vol differences.
+#[test]
+fn term_structure_against_black_deltas() {
+    let flat = Svi::new(0.04 * 0.5, 0.0, 0.0, 0.0, 0.1).unwrap();
+    let skew = Svi::new(0.01, 0.15, -0.6, 0.02, 0.15).unwrap();
+    let s = FittedSurface::new(
+        "X".into(),
+        None,
+        None,
+        vec![slice(0.5, flat), slice(1.0, skew)],
+    )
+    .unwrap();
+    let ts = term_structure(&s);
+    assert!((ts[0].atm - 20.0).abs() < 1e-12);
+    assert!(ts[0].rr25.unwrap().abs() < 1e-9 && ts[0].bf25.unwrap().abs() < 1e-9);
+    let m = &s.slices()[1].model;
+    let (kc, kp) = (k_at_delta(m, 0.25).unwrap(), k_at_delta(m, 0.75).unwrap());
+    let (c, p) = (100.0 * kc.exp(), 100.0 * kp.exp());
+    let dc = black_greeks(OptionKind::Call, 100.0, c, 1.0, s.vol(c, 1.0)).delta;
+    let dp = black_greeks(OptionKind::Call, 100.0, p, 1.0, s.vol(p, 1.0)).delta;
+    assert!(
+        (dc - 0.25).abs() < 1e-10 && (dp - 0.75).abs() < 1e-10,
+        "{dc} {dp}"
+    );
+    let rr = 100.0 * (s.vol(c, 1.0) - s.vol(p, 1.0));
+    let bf = 100.0 * (0.5 * (s.vol(c, 1.0) + s.vol(p, 1.0)) - s.vol(100.0, 1.0));
+    assert!(rr < 0.0 && (ts[1].rr25.unwrap() - rr).abs() < 1e-10);
+    assert!((ts[1].bf25.unwrap() - bf).abs() < 1e-10);
+}
+
+/// Each flag fires on exactly the condition it names: on a real report, a slice made to have
+/// not converged and a high RMSE carries those two flags and no others it did not have.
+#[test]
+fn review_flags_name_their_condition() {
+    let (chains, _) = read_chains(
+        shared_data("spx_gatheral/spx_ivols_20050915.csv"),
+        Format::Auto,
+    )
+    .unwrap();
+    let (_, mut report) = calibrate_surface(&chains[0], &SurfaceOptions::default()).unwrap();
+    let before = review_flags(&report.slices[0], &report);
+    report.slices[0].converged = false;
+    report.slices[0].rmse_iv = 0.03;
+    let after = review_flags(&report.slices[0], &report);
+    assert!(after.contains(&ReviewFlag::NotConverged) && after.contains(&ReviewFlag::HighRmse));
+    assert_eq!(after.len(), before.len() + 2, "{before:?} → {after:?}");
+    report.slices[0].within_spread = Some(0.4);
+    assert!(review_flags(&report.slices[0], &report).contains(&ReviewFlag::UnderHalfInside));
+    report.slices[0].butterfly_free = false;
+    assert!(review_flags(&report.slices[0], &report).contains(&ReviewFlag::ButterflyArbitrage));
+}
