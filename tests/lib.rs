@@ -14,3 +14,5 @@ mod plot;
 mod quotes;
 mod slice;
 mod surface;
+
+mod hardening;

@@ -67,6 +67,28 @@ struct Job {
     dir: PathBuf,
 }
 
+/// Why a file gave no chain: its rejected rows, the first few with line and reason.
+fn why_no_quotes(ingest: &IngestReport) -> String {
+    if ingest.rows == 0 {
+        return "the file has no data rows".into();
+    }
+    let first: Vec<String> = ingest
+        .rejected
+        .iter()
+        .take(3)
+        .map(|r| format!("line {}: {}", r.line, r.reason))
+        .collect();
+    format!(
+        "all {} rows rejected ({}{})",
+        ingest.rows,
+        first.join("; "),
+        match ingest.rejected.len() {
+            n if n > 3 => format!("; and {} more", n - 3),
+            _ => String::new(),
+        }
+    )
+}
+
 /// Runs `volfit calibrate`.
 pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
     let files = inputs(&a.input)?;
@@ -85,6 +107,15 @@ pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
             Err(e) => return Err(e.into()),
         };
         let ingest_micros = clock.elapsed().as_secs_f64() * 1e6;
+        if chains.is_empty() {
+            let msg = format!("{}: no quotes: {}", file.display(), why_no_quotes(&ingest));
+            if several_files {
+                eprintln!("volfit: skipping {msg}");
+                problems += 1;
+                continue;
+            }
+            bail!("{msg}");
+        }
         let names: Vec<String> = chains.iter().map(|c| c.underlying.clone()).collect();
         let chosen: Vec<Chain> = match &a.underlying {
             Some(u) => {

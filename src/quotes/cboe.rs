@@ -37,7 +37,7 @@
 //! The file gives the index level but no forward, rate or discount factor: forwards and discount
 //! factors come later from put–call parity ([`super::parity`]).
 
-use super::util::{Lines, cell, csv_reader, new_york, opt_num, premium};
+use super::util::{Lines, cell, csv_reader, excerpt, new_york, opt_num, premium};
 use super::{Chain, Format, IngestError, IngestReport, OptionQuote, Premium};
 use crate::black::OptionKind;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc, Weekday};
@@ -220,7 +220,7 @@ impl Side {
                 Some((desc[..open].trim(), desc[open + 1..close].trim()))
             })
             .ok_or_else(|| {
-                format!("field `{name}` is not a description like `11 Jan 1075.00 (SPXW1128A1075-E)`: {desc:?}")
+                format!("field `{name}` is not a description like `11 Jan 1075.00 (SPXW1128A1075-E)`: {}", excerpt(desc))
             })?;
         let strike: f64 = text
             .split_whitespace()
@@ -228,13 +228,19 @@ impl Side {
             .and_then(|k| k.parse().ok())
             .filter(|k: &f64| k.is_finite() && *k > 0.0)
             .ok_or_else(|| {
-                format!("field `{name}`: no positive strike before the symbol in {desc:?}")
+                format!(
+                    "field `{name}`: no positive strike before the symbol in {}",
+                    excerpt(desc)
+                )
             })?;
         let sym = parse_symbol(symbol).ok_or_else(|| {
-            format!("field `{name}`: {symbol:?} is not a CBOE option symbol (root, yy, dd, month letter A–X, strike)")
+            format!("field `{name}`: {} is not a CBOE option symbol (root, yy, dd, month letter A–X, strike)", excerpt(symbol))
         })?;
         if sym.kind != self.kind {
-            let letter = symbol.as_bytes()[sym.root.len() + 4] as char;
+            let letter = symbol
+                .as_bytes()
+                .get(sym.root.len() + 4)
+                .map_or('?', |&b| b as char);
             return Err(format!(
                 "field `{name}`: symbol {symbol} is a {} (month letter {letter}) in the {} column",
                 sym.kind, self.name
@@ -266,6 +272,8 @@ impl Side {
             forward: None,
             discount: None,
             t: None,
+            as_of: None,
+            spot: None,
             line,
         })
     }
@@ -320,7 +328,8 @@ pub(crate) fn read(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport)
                 title_line,
                 None,
                 format!(
-                    "the underlying level (second field) is not a positive number: {raw_spot:?}"
+                    "the underlying level (second field) is not a positive number: {}",
+                    excerpt(raw_spot)
                 ),
             )
         })?;
@@ -332,7 +341,10 @@ pub(crate) fn read(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport)
             path,
             lines.of(&time),
             None,
-            format!("cannot read the snapshot time {raw_time:?} (expected e.g. `Jan 24 2011 @ 14:03 ET`)"),
+            format!(
+                "cannot read the snapshot time {} (expected e.g. `Jan 24 2011 @ 14:03 ET`)",
+                excerpt(raw_time)
+            ),
         )
     })?;
 

@@ -10,7 +10,8 @@
 //! For JSON the "line" of a row is its 1-based position in the array.
 
 use super::util::{
-    Columns, Lines, Memo, cell, csv_reader, next_record, num, opt_num, parse_datetime, premium,
+    Columns, Lines, Memo, cell, csv_reader, excerpt, next_record, nonneg, num, opt_num,
+    parse_datetime,
 };
 use super::{Chain, Format, IngestError, IngestReport, OptionQuote, Premium};
 use crate::black::OptionKind;
@@ -22,7 +23,8 @@ use std::path::Path;
 pub const TICK: f64 = 0.0001;
 
 /// Parses a Deribit option instrument name `BTC-16JAN26-82000-C` into
-/// (currency, expiry at 08:00 UTC, strike, kind).
+/// (currency, expiry at 08:00 UTC, strike, kind); `None` for anything else, including any
+/// name that is not ASCII (Deribit's names are).
 ///
 /// ```
 /// use volfit::quotes::deribit::parse_instrument;
@@ -32,7 +34,11 @@ pub const TICK: f64 = 0.0001;
 /// assert_eq!(kind, volfit::OptionKind::Put);
 /// ```
 pub fn parse_instrument(name: &str) -> Option<(String, DateTime<Utc>, f64, OptionKind)> {
-    let mut parts = name.trim().split('-');
+    let name = name.trim();
+    if !name.is_ascii() {
+        return None;
+    }
+    let mut parts = name.split('-');
     let currency = parts.next()?.to_string();
     let date = parts.next()?;
     let strike: f64 = parts.next()?.replace('d', ".").parse().ok()?;
@@ -56,6 +62,45 @@ pub fn parse_instrument(name: &str) -> Option<(String, DateTime<Utc>, f64, Optio
     Some((currency, d.and_hms_opt(8, 0, 0)?.and_utc(), strike, kind))
 }
 
+/// The fields of an instrument name (currency, expiry, strike, kind).
+pub(crate) type Instrument = (String, DateTime<Utc>, f64, OptionKind);
+
+/// Checks the row's own columns against its instrument name: a strike, kind, expiry or
+/// currency column that disagrees with the name means one of them was corrupted, so the row
+/// is rejected rather than read with either.
+pub(crate) fn agrees_with_name(
+    (cur, expiry_i, strike_i, kind_i): &Instrument,
+    strike: f64,
+    kind: OptionKind,
+    expiry: DateTime<Utc>,
+    currency: &str,
+) -> Result<(), String> {
+    if (strike / strike_i - 1.0).abs() > 1e-9 {
+        return Err(format!(
+            "field `strike` {strike} disagrees with the instrument name's strike {strike_i}"
+        ));
+    }
+    if kind != *kind_i {
+        return Err(format!(
+            "field `option_type` {kind} disagrees with the instrument name's {kind_i}"
+        ));
+    }
+    if expiry != *expiry_i {
+        return Err(format!(
+            "the expiry {} disagrees with the instrument name's {}",
+            expiry.to_rfc3339(),
+            expiry_i.to_rfc3339()
+        ));
+    }
+    if currency != cur {
+        return Err(format!(
+            "field `currency` {} disagrees with the instrument name's {cur}",
+            excerpt(currency)
+        ));
+    }
+    Ok(())
+}
+
 /// Reads a Deribit book-summary file (CSV or JSON).
 pub(crate) fn read(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport), IngestError> {
     let first = text.trim_start_matches('\u{feff}').trim_start();
@@ -66,60 +111,40 @@ pub(crate) fn read(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport)
     }
 }
 
-/// One parsed row: the quote, its currency, snapshot time and index level.
+/// One parsed row: the quote (with its own snapshot time and index level) and its currency.
 struct Row {
     currency: String,
     quote: OptionQuote,
-    as_of: Option<DateTime<Utc>>,
-    index: Option<f64>,
 }
 
-/// The quotes of one currency, its latest snapshot time and index level.
-#[derive(Default)]
-struct Group {
-    quotes: Vec<OptionQuote>,
-    as_of: Option<DateTime<Utc>>,
-    index: Option<f64>,
-}
-
-/// Quotes grouped by currency, then assembled into chains.
+/// Quotes grouped by currency, then assembled into chains (their snapshot time and index level
+/// are the rows' consensus, [`super::consensus`]).
 #[derive(Default)]
 struct Builder {
-    by_currency: BTreeMap<String, Group>,
+    by_currency: BTreeMap<String, Vec<OptionQuote>>,
 }
 
 impl Builder {
     fn push(&mut self, row: Row) {
-        let g = self.by_currency.entry(row.currency).or_default();
-        g.quotes.push(row.quote);
-        g.as_of = g.as_of.max(row.as_of);
-        if row.index.is_some() {
-            g.index = row.index;
-        }
+        self.by_currency
+            .entry(row.currency)
+            .or_default()
+            .push(row.quote);
     }
 
     fn finish(self, path: &Path) -> Vec<Chain> {
         self.by_currency
             .into_iter()
-            .map(
-                |(
-                    underlying,
-                    Group {
-                        quotes,
-                        as_of,
-                        index,
-                    },
-                )| Chain {
-                    underlying,
-                    as_of,
-                    spot: index,
-                    premium: Premium::Coin,
-                    tick: Some(TICK),
-                    format: Format::Deribit,
-                    source: path.to_path_buf(),
-                    quotes,
-                },
-            )
+            .map(|(underlying, quotes)| Chain {
+                underlying,
+                as_of: None,
+                spot: None,
+                premium: Premium::Coin,
+                tick: Some(TICK),
+                format: Format::Deribit,
+                source: path.to_path_buf(),
+                quotes,
+            })
             .collect()
     }
 }
@@ -154,22 +179,25 @@ fn read_csv(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport), Inges
         report.rows += 1;
         let mut row = || -> Result<Row, String> {
             let name = cell(&rec, c_name);
-            let (cur, expiry_i, strike_i, kind_i) = parse_instrument(name).ok_or_else(|| {
-                format!("field `instrument_name` is not a Deribit option: {name:?}")
+            let instrument = parse_instrument(name).ok_or_else(|| {
+                format!(
+                    "field `instrument_name` is not a Deribit option: {}",
+                    excerpt(name)
+                )
             })?;
             let strike = match c_strike {
                 Some(c) => num(&rec, c, "strike")?,
-                None => strike_i,
+                None => instrument.2,
             };
             let kind = match c_type.map(|c| cell(&rec, c)) {
-                Some("") | None => kind_i,
+                Some("") | None => instrument.3,
                 Some(k) => k.parse().map_err(|e| format!("field `option_type`: {e}"))?,
             };
             let expiry = match c_expiry.map(|c| cell(&rec, c)) {
-                Some("") | None => expiry_i,
-                Some(raw) => expiries
-                    .get(raw, parse_datetime)
-                    .ok_or_else(|| format!("field `expiry_datetime` is not a date: {raw:?}"))?,
+                Some("") | None => instrument.1,
+                Some(raw) => expiries.get(raw, parse_datetime).ok_or_else(|| {
+                    format!("field `expiry_datetime` is not a date: {}", excerpt(raw))
+                })?,
             };
             let forward = num(&rec, c_under, "underlying")?;
             if forward <= 0.0 || strike <= 0.0 {
@@ -180,30 +208,37 @@ fn read_csv(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport), Inges
             let currency = c_cur
                 .map(|c| cell(&rec, c).to_string())
                 .filter(|c| !c.is_empty())
-                .unwrap_or(cur);
-            let as_of = c_ts.and_then(|c| stamps.get(cell(&rec, c), parse_datetime));
+                .unwrap_or_else(|| instrument.0.clone());
+            agrees_with_name(&instrument, strike, kind, expiry, &currency)?;
+            let as_of =
+                match c_ts.map(|c| cell(&rec, c)).filter(|s| !s.is_empty()) {
+                    None => None,
+                    Some(raw) => Some(stamps.get(raw, parse_datetime).ok_or_else(|| {
+                        format!("field `timestamp` is not a date: {}", excerpt(raw))
+                    })?),
+                };
             let q = OptionQuote {
                 symbol: name.to_string(),
                 expiry,
                 strike,
                 kind,
-                bid: premium(opt_num(&rec, Some(c_bid), "bid_price")?),
-                ask: premium(opt_num(&rec, Some(c_ask), "ask_price")?),
-                mark: premium(opt_num(&rec, c_mark, "mark_price")?),
+                bid: nonneg(opt_num(&rec, Some(c_bid), "bid_price")?, "bid_price")?,
+                ask: nonneg(opt_num(&rec, Some(c_ask), "ask_price")?, "ask_price")?,
+                mark: nonneg(opt_num(&rec, c_mark, "mark_price")?, "mark_price")?,
                 bid_iv: None,
                 ask_iv: None,
-                mark_iv: opt_num(&rec, c_iv, "implied_volatility")?,
+                mark_iv: nonneg(
+                    opt_num(&rec, c_iv, "implied_volatility")?,
+                    "implied_volatility",
+                )?,
                 forward: Some(forward),
                 discount: Some(1.0),
                 t: None,
+                as_of,
+                spot: opt_num(&rec, c_index, "index_price")?.filter(|&s| s > 0.0),
                 line,
             };
-            Ok(Row {
-                currency,
-                quote: q,
-                as_of,
-                index: opt_num(&rec, c_index, "index_price")?,
-            })
+            Ok(Row { currency, quote: q })
         };
         match row() {
             Ok(r) => {
@@ -247,24 +282,44 @@ fn read_json(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport), Inge
     for (i, obj) in rows.iter().enumerate() {
         let line = i as u64 + 1;
         report.rows += 1;
-        let field = |k: &str| obj.get(k).and_then(serde_json::Value::as_f64);
+        // A field that is present must be a number (or null): `"abc"` or `true` where a number
+        // belongs rejects the row instead of reading as "not given".
+        let field_checked = |k: &str| -> Result<Option<f64>, String> {
+            match obj.get(k) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(v) => v
+                    .as_f64()
+                    .filter(|x| x.is_finite())
+                    .map(Some)
+                    .ok_or_else(|| {
+                        format!("field `{k}` is not a number: {}", excerpt(&v.to_string()))
+                    }),
+            }
+        };
         let row = || -> Result<Row, String> {
+            let field = |k: &str| field_checked(k);
             let name = obj
                 .get("instrument_name")
                 .and_then(|v| v.as_str())
                 .ok_or("field `instrument_name` is missing")?;
             let (cur, expiry, strike, kind) = parse_instrument(name).ok_or_else(|| {
-                format!("field `instrument_name` is not a Deribit option: {name:?}")
+                format!(
+                    "field `instrument_name` is not a Deribit option: {}",
+                    excerpt(name)
+                )
             })?;
-            let forward = field("underlying_price")
-                .or_else(|| field("underlying"))
-                .filter(|f| *f > 0.0)
-                .ok_or("field `underlying_price` is missing or not positive")?;
+            let forward = match field("underlying_price")? {
+                Some(f) => Some(f),
+                None => field("underlying")?,
+            }
+            .filter(|f| *f > 0.0)
+            .ok_or("field `underlying_price` is missing or not positive")?;
             // The API gives mark_iv in percent; the CSV layout's implied_volatility is a decimal.
-            let mark_iv = field("mark_iv")
-                .map(|v| v / 100.0)
-                .or_else(|| field("implied_volatility"));
-            let as_of = field("creation_timestamp")
+            let mark_iv = match nonneg(field("mark_iv")?, "mark_iv")? {
+                Some(v) => Some(v / 100.0),
+                None => nonneg(field("implied_volatility")?, "implied_volatility")?,
+            };
+            let as_of = field("creation_timestamp")?
                 .and_then(|ms| DateTime::from_timestamp_millis(ms as i64))
                 .or_else(|| {
                     obj.get("timestamp")
@@ -276,27 +331,33 @@ fn read_json(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport), Inge
                 expiry,
                 strike,
                 kind,
-                bid: premium(field("bid_price")),
-                ask: premium(field("ask_price")),
-                mark: premium(field("mark_price")),
+                bid: nonneg(field("bid_price")?, "bid_price")?,
+                ask: nonneg(field("ask_price")?, "ask_price")?,
+                mark: nonneg(field("mark_price")?, "mark_price")?,
                 bid_iv: None,
                 ask_iv: None,
                 mark_iv,
                 forward: Some(forward),
                 discount: Some(1.0),
                 t: None,
+                as_of,
+                spot: match field("estimated_delivery_price")? {
+                    Some(s) => Some(s),
+                    None => field("index_price")?,
+                }
+                .filter(|&s| s > 0.0),
                 line,
             };
             let currency = obj
                 .get("base_currency")
                 .and_then(|v| v.as_str())
                 .map_or(cur, str::to_string);
-            Ok(Row {
-                currency,
-                quote: q,
-                as_of,
-                index: field("estimated_delivery_price").or_else(|| field("index_price")),
-            })
+            // A byte that was not UTF-8 reads as U+FFFD (a JSON document cannot lose a line):
+            // a currency holding one would make a chain of its own.
+            if currency.contains('\u{fffd}') {
+                return Err("field `base_currency` is not valid UTF-8".into());
+            }
+            Ok(Row { currency, quote: q })
         };
         match row() {
             Ok(r) => {

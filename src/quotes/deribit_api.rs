@@ -11,8 +11,8 @@
 //! | `best_bid_price`, `best_ask_price` (required) | bid/ask premiums in coin; 0 means no quote |
 //! | `mark_price` | Deribit's mark (coin); 0 is read as none |
 //! | `bid_iv`, `ask_iv`, `mark_iv` | implied vols **in percent**, stored as decimals (85.05 → 0.8505) |
-//! | `timestamp` | ms since the epoch; the chain's `as_of` is the latest |
-//! | `index_price` | the chain's spot: the index on the row with the latest `timestamp` |
+//! | `timestamp` | ms since the epoch; the chain's `as_of` is the latest of the rows that agree ([`super::consensus`]) |
+//! | `index_price` | the chain's spot: the index on the latest agreeing row |
 //!
 //! Every other column (`stats`, `greeks`, `bids`, `asks` — Python-literal strings, not JSON —
 //! `state`, `open_interest`, …) is ignored.
@@ -27,8 +27,8 @@
 //! - Rows are read as they are: a snapshot taken over a few minutes has forwards and index levels
 //!   that move a little between rows of one expiry.
 
-use super::deribit::{TICK, parse_instrument};
-use super::util::{Columns, Lines, cell, csv_reader, next_record, num, opt_num, premium};
+use super::deribit::{TICK, agrees_with_name, parse_instrument};
+use super::util::{Columns, Lines, cell, csv_reader, excerpt, next_record, nonneg, num, opt_num};
 use super::{Chain, Format, IngestError, IngestReport, OptionQuote, Premium};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -36,22 +36,6 @@ use std::path::Path;
 
 /// Deribit reports an ask implied vol it cannot compute as 500 (percent).
 const IV_CAP: f64 = 500.0;
-
-/// One currency's quotes, latest timestamp and the index level at that timestamp.
-#[derive(Default)]
-struct Acc {
-    quotes: Vec<OptionQuote>,
-    as_of: Option<DateTime<Utc>>,
-    spot: Option<(Option<DateTime<Utc>>, f64)>,
-}
-
-/// A row that became a quote, with what it says about its chain.
-struct Row {
-    currency: String,
-    quote: OptionQuote,
-    timestamp: Option<DateTime<Utc>>,
-    index: Option<f64>,
-}
 
 /// Reads a file of `get_order_book` rows.
 pub(crate) fn read(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport), IngestError> {
@@ -76,27 +60,33 @@ pub(crate) fn read(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport)
     let c_index = cols.find("index_price");
 
     let mut report = IngestReport::new(path, Format::DeribitApi);
-    let mut by_currency: BTreeMap<String, Acc> = BTreeMap::new();
+    // Per currency, its quotes; the chain's time and index level are the rows' consensus
+    // (`super::consensus`).
+    let mut by_currency: BTreeMap<String, Vec<OptionQuote>> = BTreeMap::new();
     let mut lines = Lines::new(text);
     let mut rec = csv::StringRecord::new();
     while next_record(&mut rdr, &mut rec, path, text)? {
         let line = lines.of(&rec);
         report.rows += 1;
-        let row = || -> Result<Row, String> {
+        let row = || -> Result<(String, OptionQuote), String> {
             let name = cell(&rec, c_name);
-            let (currency, expiry_i, strike_i, kind_i) =
-                parse_instrument(name).ok_or_else(|| {
-                    format!("field `instrument_name` is not a Deribit option: {name:?}")
-                })?;
+            let instrument = parse_instrument(name).ok_or_else(|| {
+                format!(
+                    "field `instrument_name` is not a Deribit option: {}",
+                    excerpt(name)
+                )
+            })?;
             let strike = match c_strike.filter(|&c| !cell(&rec, c).is_empty()) {
                 Some(c) => num(&rec, c, "strike")?,
-                None => strike_i,
+                None => instrument.2,
             };
             let kind = match c_type.map(|c| cell(&rec, c)) {
-                Some("") | None => kind_i,
+                Some("") | None => instrument.3,
                 Some(k) => k.parse().map_err(|e| format!("field `option_type`: {e}"))?,
             };
-            let expiry = millis(&rec, c_expiry, "expiration_timestamp")?.unwrap_or(expiry_i);
+            let expiry = millis(&rec, c_expiry, "expiration_timestamp")?.unwrap_or(instrument.1);
+            let currency = instrument.0.clone();
+            agrees_with_name(&instrument, strike, kind, expiry, &currency)?;
             let forward = num(&rec, c_fwd, "underlying_price")?;
             if forward <= 0.0 {
                 return Err(format!(
@@ -106,8 +96,14 @@ pub(crate) fn read(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport)
             if strike <= 0.0 {
                 return Err(format!("field `strike` is not positive: {strike}"));
             }
-            let bid = premium(opt_num(&rec, Some(c_bid), "best_bid_price")?);
-            let ask = premium(opt_num(&rec, Some(c_ask), "best_ask_price")?);
+            let bid = nonneg(
+                opt_num(&rec, Some(c_bid), "best_bid_price")?,
+                "best_bid_price",
+            )?;
+            let ask = nonneg(
+                opt_num(&rec, Some(c_ask), "best_ask_price")?,
+                "best_ask_price",
+            )?;
             let quote = OptionQuote {
                 symbol: name.to_string(),
                 expiry,
@@ -115,54 +111,38 @@ pub(crate) fn read(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport)
                 kind,
                 bid,
                 ask,
-                mark: premium(opt_num(&rec, c_mark, "mark_price")?),
+                mark: nonneg(opt_num(&rec, c_mark, "mark_price")?, "mark_price")?,
                 bid_iv: percent_iv(&rec, c_bid_iv, "bid_iv")?.filter(|_| bid.is_some()),
                 ask_iv: percent_iv(&rec, c_ask_iv, "ask_iv")?.filter(|_| ask.is_some()),
                 mark_iv: percent_iv(&rec, c_mark_iv, "mark_iv")?,
                 forward: Some(forward),
                 discount: Some(1.0),
                 t: None,
+                as_of: millis(&rec, c_ts, "timestamp")?,
+                spot: opt_num(&rec, c_index, "index_price")?.filter(|&s| s > 0.0),
                 line,
             };
-            let index = opt_num(&rec, c_index, "index_price")?.filter(|&s| s > 0.0);
-            Ok(Row {
-                currency,
-                quote,
-                timestamp: millis(&rec, c_ts, "timestamp")?,
-                index,
-            })
+            Ok((currency, quote))
         };
         match row() {
-            Ok(Row {
-                currency,
-                quote,
-                timestamp,
-                index,
-            }) => {
+            Ok((currency, quote)) => {
                 report.quotes += 1;
-                let acc = by_currency.entry(currency).or_default();
-                acc.quotes.push(quote);
-                acc.as_of = acc.as_of.max(timestamp);
-                if let Some(index) = index
-                    && acc.spot.is_none_or(|(at, _)| timestamp >= at)
-                {
-                    acc.spot = Some((timestamp, index));
-                }
+                by_currency.entry(currency).or_default().push(quote);
             }
             Err(reason) => report.reject(line, reason),
         }
     }
     let chains = by_currency
         .into_iter()
-        .map(|(underlying, acc)| Chain {
+        .map(|(underlying, quotes)| Chain {
             underlying,
-            as_of: acc.as_of,
-            spot: acc.spot.map(|(_, s)| s),
+            as_of: None,
+            spot: None,
             premium: Premium::Coin,
             tick: Some(TICK),
             format: Format::DeribitApi,
             source: path.to_path_buf(),
-            quotes: acc.quotes,
+            quotes,
         })
         .collect();
     Ok((chains, report))

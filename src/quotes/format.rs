@@ -5,7 +5,7 @@
 //! Adding a reader: its module, a variant of [`Format`], and its row in `READERS`.
 
 use super::{Chain, IngestError, IngestReport};
-use super::{cboe, deribit, deribit_api, generic, ivtable, optionmetrics};
+use super::{cboe, consensus, deribit, deribit_api, generic, ivtable, optionmetrics};
 use crate::names::{UnknownName, parse_name};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -46,11 +46,16 @@ impl Header<'_> {
     }
 }
 
-/// A reader: its format, its name, how it recognises a header, and how it reads text.
+/// A reader: its format, its name, how it recognises a header, how many lines its header
+/// takes, and how it reads text.
 pub(crate) struct Reader {
     pub format: Format,
     pub name: &'static str,
     sniff: fn(&Header<'_>) -> bool,
+    /// Lines before the first data row (title, time and column lines).
+    pub header_lines: u64,
+    /// The columns of the values its rows share ([`super::consensus`]).
+    pub shared: consensus::Columns,
     pub read: fn(&str, &Path) -> Result<(Vec<Chain>, IngestReport), IngestError>,
 }
 
@@ -64,30 +69,70 @@ const READERS: [Reader; 6] = [
                 || h.line.starts_with('[')
                 || (h.has("instrument_name") && h.has("underlying") && h.has("bid_price"))
         },
+        header_lines: 1,
+        shared: consensus::Columns {
+            time: "timestamp` (`creation_timestamp` in JSON",
+            spot: "index_price` (`estimated_delivery_price` in JSON",
+            t: "",
+            forward: "underlying` (`underlying_price` in JSON",
+            discount: "",
+        },
         read: deribit::read,
     },
     Reader {
         format: Format::DeribitApi,
         name: "deribit-api",
         sniff: |h| h.has("instrument_name") && h.has("best_bid_price") && h.has("mark_iv"),
+        header_lines: 1,
+        shared: consensus::Columns {
+            time: "timestamp",
+            spot: "index_price",
+            t: "",
+            forward: "underlying_price",
+            discount: "",
+        },
         read: deribit_api::read,
     },
     Reader {
         format: Format::Optionmetrics,
         name: "optionmetrics",
         sniff: |h| h.has("secid") && h.has("strike_price") && h.has("best_bid"),
+        header_lines: 1,
+        shared: consensus::Columns {
+            time: "date",
+            spot: "",
+            t: "",
+            forward: "",
+            discount: "",
+        },
         read: optionmetrics::read,
     },
     Reader {
         format: Format::Ivtable,
         name: "ivtable",
         sniff: |h| h.has("texp") && h.has("strike") && h.has("bid") && h.has("ask"),
+        header_lines: 1,
+        shared: consensus::Columns {
+            time: "",
+            spot: "",
+            t: "Texp",
+            forward: "Fwd",
+            discount: "PV",
+        },
         read: ivtable::read,
     },
     Reader {
         format: Format::Csv,
         name: "csv",
         sniff: |h| h.has("expiry") && h.has("strike") && h.has("kind"),
+        header_lines: 1,
+        shared: consensus::Columns {
+            time: "as_of",
+            spot: "spot",
+            t: "t",
+            forward: "forward",
+            discount: "discount",
+        },
         read: generic::read,
     },
     Reader {
@@ -95,6 +140,14 @@ const READERS: [Reader; 6] = [
         name: "cboe",
         // "SPX (S&P 500 INDEX),1290.59,+7.24,"
         sniff: |h| h.cols.len() >= 2 && h.cols[1].parse::<f64>().is_ok() && h.line.contains('('),
+        header_lines: 3,
+        shared: consensus::Columns {
+            time: "",
+            spot: "",
+            t: "",
+            forward: "",
+            discount: "",
+        },
         read: cboe::read,
     },
 ];

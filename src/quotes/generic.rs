@@ -16,11 +16,11 @@
 //! | `mark` | no | mark premium |
 //! | `underlying` | no | underlying name; `UNDERLYING` when absent. Each underlying becomes its own chain |
 //! | `symbol` | no | instrument name; `{underlying}-{yyyymmdd}-{strike}-{C\|P}` when absent |
-//! | `as_of` | no | quote time, RFC 3339 or a date (midnight UTC); the chain's `as_of` is the latest |
+//! | `as_of` | no | quote time, RFC 3339 or a date (midnight UTC); the chain's `as_of` is the latest of the rows that agree ([`super::consensus`]) |
 //! | `forward` | no | forward of the expiry, > 0 (otherwise found from put–call parity) |
 //! | `discount` | no | discount factor to expiry, > 0 |
 //! | `t` | no | time to expiry in years, > 0; when given it is used instead of `expiry` − `as_of` |
-//! | `spot` | no | spot level; the chain's spot is the last one given |
+//! | `spot` | no | spot level; the chain's spot is that of the latest agreeing row |
 //! | `premium_unit` | no | `quote` or `coin` (see below) |
 //!
 //! `bid` and `ask` come as a pair, and so do `bid_iv` and `ask_iv`; a file needs at least one of
@@ -50,8 +50,8 @@
 //! ```
 
 use super::util::{
-    Columns, Lines, cell, csv_reader, next_record, num, opt_num, parse_date, parse_datetime,
-    premium,
+    Columns, Lines, cell, csv_reader, excerpt, next_record, nonneg, num, opt_num, parse_date,
+    parse_datetime,
 };
 use super::{Chain, Format, IngestError, IngestReport, OptionQuote, Premium};
 use crate::black::OptionKind;
@@ -87,21 +87,18 @@ struct Cols {
     unit: Option<usize>,
 }
 
-/// One underlying's quotes (each with the unit its row stated), latest `as_of` and last spot.
+/// One underlying's quotes, each with the unit its row stated (the chain's time and spot are
+/// the rows' consensus, [`super::consensus`]).
 #[derive(Default)]
 struct Acc {
     quotes: Vec<(OptionQuote, Option<Premium>)>,
-    as_of: Option<DateTime<Utc>>,
-    spot: Option<f64>,
 }
 
-/// A row that became a quote, with what it says about its chain.
+/// A row that became a quote, with the unit it stated.
 struct Row {
     underlying: String,
     quote: OptionQuote,
     unit: Option<Premium>,
-    as_of: Option<DateTime<Utc>>,
-    spot: Option<f64>,
 }
 
 /// Reads a generic CSV chain file.
@@ -126,16 +123,13 @@ pub(crate) fn read(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport)
                 underlying,
                 quote,
                 unit,
-                as_of,
-                spot,
             }) => {
                 report.quotes += 1;
-                let acc = by_underlying.entry(underlying).or_default();
-                acc.quotes.push((quote, unit));
-                acc.as_of = acc.as_of.max(as_of);
-                if spot.is_some() {
-                    acc.spot = spot;
-                }
+                by_underlying
+                    .entry(underlying)
+                    .or_default()
+                    .quotes
+                    .push((quote, unit));
             }
             Err(reason) => report.reject(line, reason),
         }
@@ -168,8 +162,8 @@ pub(crate) fn read(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport)
         }
         chains.push(Chain {
             underlying,
-            as_of: acc.as_of,
-            spot: acc.spot,
+            as_of: None,
+            spot: None,
             premium,
             tick: None,
             format: Format::Csv,
@@ -254,8 +248,8 @@ fn row(rec: &csv::StringRecord, cols: &Cols, has_premiums: bool, line: u64) -> R
     }
     let expiry = expiry(cell(rec, cols.expiry), text(cols.expiry_time))?;
 
-    let bid = premium(opt_num(rec, cols.bid, "bid")?);
-    let ask = premium(opt_num(rec, cols.ask, "ask")?);
+    let bid = nonneg(opt_num(rec, cols.bid, "bid")?, "bid")?;
+    let ask = nonneg(opt_num(rec, cols.ask, "ask")?, "ask")?;
     let bid_iv = vol(rec, cols.bid_iv, "bid_iv")?;
     let ask_iv = vol(rec, cols.ask_iv, "ask_iv")?;
     let iv = vol(rec, cols.iv, "iv")?;
@@ -265,13 +259,13 @@ fn row(rec: &csv::StringRecord, cols: &Cols, has_premiums: bool, line: u64) -> R
         );
     }
 
-    let as_of = match text(cols.as_of) {
-        "" => None,
-        raw => Some(
-            parse_datetime(raw)
-                .ok_or_else(|| format!("field `as_of` is not a date or datetime: {raw:?}"))?,
-        ),
-    };
+    let as_of =
+        match text(cols.as_of) {
+            "" => None,
+            raw => Some(parse_datetime(raw).ok_or_else(|| {
+                format!("field `as_of` is not a date or datetime: {}", excerpt(raw))
+            })?),
+        };
     let unit = if has_premiums {
         premium_unit(text(cols.unit))?
     } else {
@@ -292,21 +286,21 @@ fn row(rec: &csv::StringRecord, cols: &Cols, has_premiums: bool, line: u64) -> R
         kind,
         bid,
         ask,
-        mark: premium(opt_num(rec, cols.mark, "mark")?),
+        mark: nonneg(opt_num(rec, cols.mark, "mark")?, "mark")?,
         bid_iv,
         ask_iv,
         mark_iv: iv,
         forward: positive(opt_num(rec, cols.forward, "forward")?, "forward")?,
         discount: positive(opt_num(rec, cols.discount, "discount")?, "discount")?,
         t: positive(opt_num(rec, cols.t, "t")?, "t")?,
+        as_of,
+        spot: positive(opt_num(rec, cols.spot, "spot")?, "spot")?,
         line,
     };
     Ok(Row {
         underlying: underlying.to_string(),
         quote,
         unit,
-        as_of,
-        spot: positive(opt_num(rec, cols.spot, "spot")?, "spot")?,
     })
 }
 
@@ -323,10 +317,12 @@ fn expiry(raw: &str, time: &str) -> Result<DateTime<Utc>, String> {
                 .or_else(|_| NaiveTime::parse_from_str(time, "%H:%M:%S"))
                 .ok()
         };
-        let at = at.ok_or_else(|| format!("field `expiry_time` is not HH:MM: {time:?}"))?;
+        let at =
+            at.ok_or_else(|| format!("field `expiry_time` is not HH:MM: {}", excerpt(time)))?;
         return Ok(date.and_time(at).and_utc());
     }
-    parse_datetime(raw).ok_or_else(|| format!("field `expiry` is not a date or datetime: {raw:?}"))
+    parse_datetime(raw)
+        .ok_or_else(|| format!("field `expiry` is not a date or datetime: {}", excerpt(raw)))
 }
 
 /// A stated premium unit (`quote`/`coin`, any case), `None` when the cell is empty.
@@ -339,7 +335,8 @@ fn premium_unit(raw: &str) -> Result<Option<Premium>, String> {
         Ok(Some(Premium::Coin))
     } else {
         Err(format!(
-            "field `premium_unit` is neither `quote` nor `coin`: {raw:?}"
+            "field `premium_unit` is neither `quote` nor `coin`: {}",
+            excerpt(raw)
         ))
     }
 }

@@ -14,7 +14,8 @@
 //! snapshot date the first 8-digit token that is a date (16:00 New York), if any.
 
 use super::util::{
-    Columns, Lines, Memo, cell, csv_reader, new_york, next_record, num, opt_num, parse_date,
+    Columns, Lines, Memo, cell, csv_reader, excerpt, new_york, next_record, num, opt_num,
+    parse_date,
 };
 use super::{Chain, Format, IngestError, IngestReport, OptionQuote, Premium};
 use crate::black::OptionKind;
@@ -65,7 +66,7 @@ pub(crate) fn read(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport)
             let raw = cell(&rec, c_exp);
             let expiry = expiries
                 .get(raw, |r| parse_date(r).and_then(|d| new_york(d, 16, 0)))
-                .ok_or_else(|| format!("field `Expiry` is not a date: {raw:?}"))?;
+                .ok_or_else(|| format!("field `Expiry` is not a date: {}", excerpt(raw)))?;
             let t = num(&rec, c_t, "Texp")?;
             let strike = num(&rec, c_k, "Strike")?;
             let forward = num(&rec, c_fwd, "Fwd")?;
@@ -98,6 +99,8 @@ pub(crate) fn read(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport)
                 forward: Some(forward),
                 discount: opt_num(&rec, c_pv, "PV")?,
                 t: Some(t),
+                as_of: None,
+                spot: None,
                 line,
             })
         };

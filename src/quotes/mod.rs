@@ -18,6 +18,7 @@
 //! | `csv` | volfit's generic CSV (see [`generic`]) | as stated | optional column / parity |
 
 pub mod cboe;
+pub mod consensus;
 pub mod deribit;
 pub mod deribit_api;
 mod format;
@@ -25,6 +26,7 @@ pub mod generic;
 pub mod ivtable;
 pub mod optionmetrics;
 pub mod parity;
+mod screen;
 pub(crate) mod util;
 
 pub use format::Format;
@@ -67,6 +69,11 @@ pub struct OptionQuote {
     pub discount: Option<f64>,
     /// Time to expiry in years when the file gives it (otherwise computed from the dates).
     pub t: Option<f64>,
+    /// The row's own quote time, when the file gives one per row (the chain's snapshot time is
+    /// their consensus, [`Chain::as_of`]).
+    pub as_of: Option<DateTime<Utc>>,
+    /// The row's spot or index level, when the file gives one per row.
+    pub spot: Option<f64>,
     /// 1-based line of the file the quote came from.
     pub line: u64,
 }
@@ -88,9 +95,11 @@ pub enum Premium {
 pub struct Chain {
     /// Underlying name (`BTC`, `ETH`, `SPX`, …).
     pub underlying: String,
-    /// Snapshot time, when the file says.
+    /// Snapshot time, when the file says: the file's own (a CBOE time line, a date in the file
+    /// name), or the latest quote time among the rows that agree on it ([`consensus`]).
     pub as_of: Option<DateTime<Utc>>,
-    /// Spot or index level, when the file gives it.
+    /// Spot or index level, when the file gives it: the file's own, or the spot of the latest
+    /// row among those that agree on it ([`consensus`]).
     pub spot: Option<f64>,
     /// Unit of the premiums.
     pub premium: Premium,
@@ -228,11 +237,11 @@ pub fn read_chains(
     format: Format,
 ) -> Result<(Vec<Chain>, IngestReport), IngestError> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|source| IngestError::Io {
+    let bytes = std::fs::read(path).map_err(|source| IngestError::Io {
         file: path.to_path_buf(),
         source,
     })?;
-    read_chains_from_str(&text, path, format)
+    read_chains_from_bytes(&bytes, path, format)
 }
 
 /// [`read_chains`] on text already in memory; `path` only names the source in reports and errors.
@@ -244,9 +253,33 @@ pub fn read_chains_from_str(
     path: &Path,
     format: Format,
 ) -> Result<(Vec<Chain>, IngestReport), IngestError> {
-    let first = text.lines().next().unwrap_or("");
+    read_chains_from_bytes(text.as_bytes(), path, format)
+}
+
+/// [`read_chains`] on a file's bytes already in memory; `path` only names the source in
+/// reports and errors.
+///
+/// Before the reader runs, every data line is screened: a line that is not valid UTF-8, or
+/// whose quote `"` never closes on the line, is rejected by itself (line, column and field in
+/// the reason) and the rest of the file is read as usual; it counts as one row. After the
+/// reader, values that many rows share (snapshot time, spot; per expiry the time to expiry,
+/// forward and discount factor) are their rows' [`consensus`], and rows that disagree are
+/// rejected with the field and both values.
+///
+/// # Errors
+/// As [`read_chains`]; a header line that fails a screen is [`IngestError::Malformed`].
+pub fn read_chains_from_bytes(
+    bytes: &[u8],
+    path: &Path,
+    format: Format,
+) -> Result<(Vec<Chain>, IngestReport), IngestError> {
+    let first_end = bytes
+        .iter()
+        .position(|&b| b == b'\n' || b == b'\r')
+        .unwrap_or(bytes.len());
+    let first = String::from_utf8_lossy(&bytes[..first_end]);
     let reader = match format {
-        Format::Auto => Format::sniff(first),
+        Format::Auto => Format::sniff(&first),
         f => Some(f),
     }
     .and_then(format::reader)
@@ -254,7 +287,16 @@ pub fn read_chains_from_str(
         file: path.to_path_buf(),
         header: first.chars().take(200).collect(),
     })?;
-    let (mut chains, report) = (reader.read)(text, path)?;
+    let json = {
+        let start = first.trim_start_matches('\u{feff}').trim_start();
+        start.starts_with('{') || start.starts_with('[')
+    };
+    let screened = screen::screen(bytes, reader.header_lines, !json)
+        .map_err(|bad| IngestError::malformed(path, bad.line, None, bad.reason))?;
+    let (mut chains, mut report) = (reader.read)(&screened.text, path)?;
+    report.rows += screened.rejected.len();
+    report.rejected.extend(screened.rejected);
+    consensus::reconcile(&mut chains, &mut report, &reader.shared);
     chains.sort_by(|a, b| a.underlying.cmp(&b.underlying));
     debug_assert_eq!(
         report.rows,

@@ -33,7 +33,7 @@ use super::util::Lines;
 /// `am_set_flag` says.
 const PM_SETTLED_ROOTS: [&str; 3] = ["SPXW", "SPXQ", "SPXPM"];
 use super::util::{
-    Columns, cell, csv_reader, new_york, next_record, num, opt_num, parse_date, premium,
+    Columns, cell, csv_reader, excerpt, new_york, next_record, nonneg, num, opt_num, parse_date,
 };
 use super::{Chain, Format, IngestError, IngestReport, OptionQuote, Premium};
 use crate::black::OptionKind;
@@ -88,8 +88,9 @@ pub(crate) fn read(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport)
     let c_am = cols.find("am_set_flag");
 
     let mut report = IngestReport::new(path, Format::Optionmetrics);
-    // Per underlying: the quote date of its first row and its quotes.
-    let mut by_underlying: BTreeMap<String, (NaiveDate, Vec<OptionQuote>)> = BTreeMap::new();
+    // Per underlying, its quotes; the quote date of the chain is the rows' consensus
+    // (`super::consensus`: one snapshot per file, rows of another date are rejected).
+    let mut by_underlying: BTreeMap<String, Vec<OptionQuote>> = BTreeMap::new();
     // File lines from byte offsets: `csv::Position::line` is off after CRLF line ends.
     let mut lines = Lines::new(text);
     let mut rec = csv::StringRecord::new();
@@ -97,14 +98,26 @@ pub(crate) fn read(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport)
         let line = lines.of(&rec);
         report.rows += 1;
         let text_of = |c: Option<usize>| c.map(|c| cell(&rec, c)).filter(|s| !s.is_empty());
-        let row = || -> Result<(String, NaiveDate, OptionQuote), String> {
-            let underlying = text_of(c_ticker)
-                .or_else(|| text_of(c_root))
-                .unwrap_or("UNKNOWN")
-                .to_string();
+        let row = || -> Result<(String, OptionQuote), String> {
+            // The underlying is the ticker (else the root); a file with either column must
+            // name it on every row, or a row would start a chain of its own.
+            let underlying = match (
+                text_of(c_ticker).or_else(|| text_of(c_root)),
+                c_ticker.or(c_root),
+            ) {
+                (Some(u), _) => u.to_string(),
+                (None, None) => "UNKNOWN".to_string(),
+                (None, Some(_)) => {
+                    return Err(format!(
+                        "field `{}` is empty",
+                        if c_ticker.is_some() { "ticker" } else { "root" }
+                    ));
+                }
+            };
             let date_of = |c: usize, name: &str| {
                 let raw = cell(&rec, c);
-                parse_date(raw).ok_or_else(|| format!("field `{name}` is not a date: {raw:?}"))
+                parse_date(raw)
+                    .ok_or_else(|| format!("field `{name}` is not a date: {}", excerpt(raw)))
             };
             let date = date_of(c_date, "date")?;
             let exdate = date_of(c_exdate, "exdate")?;
@@ -117,7 +130,7 @@ pub(crate) fn read(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport)
             let kind = match cp {
                 "C" | "c" => OptionKind::Call,
                 "P" | "p" => OptionKind::Put,
-                _ => return Err(format!("field `cp_flag` is not C or P: {cp:?}")),
+                _ => return Err(format!("field `cp_flag` is not C or P: {}", excerpt(cp))),
             };
             let strike_price = num(&rec, c_strike, "strike_price")?;
             if strike_price <= 0.0 {
@@ -128,7 +141,12 @@ pub(crate) fn read(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport)
             let flag = match text_of(c_am) {
                 None | Some("0") => false,
                 Some("1") => true,
-                Some(raw) => return Err(format!("field `am_set_flag` is not 0 or 1: {raw:?}")),
+                Some(raw) => {
+                    return Err(format!(
+                        "field `am_set_flag` is not 0 or 1: {}",
+                        excerpt(raw)
+                    ));
+                }
             };
             // The product root (the `root` column, else the symbol's first word) overrides the
             // per-underlying flag for the PM-settled SPX products.
@@ -155,8 +173,8 @@ pub(crate) fn read(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport)
                 expiry,
                 strike: strike_price / 1000.0,
                 kind,
-                bid: premium(opt_num(&rec, Some(c_bid), "best_bid")?),
-                ask: premium(opt_num(&rec, Some(c_ask), "best_offer")?),
+                bid: nonneg(opt_num(&rec, Some(c_bid), "best_bid")?, "best_bid")?,
+                ask: nonneg(opt_num(&rec, Some(c_ask), "best_offer")?, "best_offer")?,
                 mark: None,
                 bid_iv: None,
                 ask_iv: None,
@@ -164,30 +182,25 @@ pub(crate) fn read(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport)
                 forward: None,
                 discount: None,
                 t: None,
+                as_of: new_york(date, 16, 0),
+                spot: None,
                 line,
             };
-            Ok((underlying, date, q))
+            Ok((underlying, q))
         };
         match row() {
-            Ok((underlying, date, q)) => {
-                let (first, quotes) = by_underlying
-                    .entry(underlying)
-                    .or_insert_with(|| (date, Vec::new()));
-                if *first == date {
-                    report.quotes += 1;
-                    quotes.push(q);
-                } else {
-                    report.reject(line, format!("field `date` {date} is not the date {first} of the file's first row (one snapshot per file)"));
-                }
+            Ok((underlying, q)) => {
+                report.quotes += 1;
+                by_underlying.entry(underlying).or_default().push(q);
             }
             Err(reason) => report.reject(line, reason),
         }
     }
     let chains = by_underlying
         .into_iter()
-        .map(|(underlying, (date, quotes))| Chain {
+        .map(|(underlying, quotes)| Chain {
             underlying,
-            as_of: new_york(date, 16, 0),
+            as_of: None,
             spot: None,
             premium: Premium::Quote,
             tick: Some(TICK),

@@ -39,6 +39,18 @@ impl Columns {
     }
 }
 
+/// Longest excerpt of file text quoted in a reason.
+const EXCERPT: usize = 40;
+
+/// `raw` as quoted in a rejection reason: at most [`EXCERPT`] characters, then `…`, so that a
+/// reason never carries a whole file.
+pub(crate) fn excerpt(raw: &str) -> String {
+    match raw.char_indices().nth(EXCERPT) {
+        None => format!("{raw:?}"),
+        Some((cut, _)) => format!("{:?}…", &raw[..cut]),
+    }
+}
+
 /// A field of a record as text (empty if the row is short).
 pub(crate) fn cell(rec: &csv::StringRecord, col: usize) -> &str {
     rec.get(col).map_or("", str::trim)
@@ -52,7 +64,7 @@ pub(crate) fn num(rec: &csv::StringRecord, col: usize, name: &str) -> Result<f64
     }
     match raw.parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
-        _ => Err(format!("field `{name}` is not a number: {raw:?}")),
+        _ => Err(format!("field `{name}` is not a number: {}", excerpt(raw))),
     }
 }
 
@@ -69,13 +81,23 @@ pub(crate) fn opt_num(
     }
     match raw.parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(Some(v)),
-        _ => Err(format!("field `{name}` is not a number: {raw:?}")),
+        _ => Err(format!("field `{name}` is not a number: {}", excerpt(raw))),
     }
 }
 
 /// A premium: `None` when absent or not positive (no quote on that side).
 pub(crate) fn premium(v: Option<f64>) -> Option<f64> {
     v.filter(|&p| p > 0.0)
+}
+
+/// A price or vol field: empty or 0 means no quote on that side; a negative value is not a
+/// quote at all and rejects the row (it is never read as "no quote").
+pub(crate) fn nonneg(v: Option<f64>, name: &str) -> Result<Option<f64>, String> {
+    match v {
+        Some(p) if p < 0.0 => Err(format!("field `{name}` is negative: {p:?}")),
+        Some(p) if p > 0.0 => Ok(Some(p)),
+        _ => Ok(None),
+    }
 }
 
 /// Parses an ISO 8601 / RFC 3339 timestamp (`2026-01-16T08:00:00+00:00`, with or without
@@ -230,6 +252,13 @@ impl<'a> Lines<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn excerpts_are_short() {
+        let long = "x".repeat(1000);
+        assert!(excerpt(&long).len() < 50);
+        assert_eq!(excerpt("é1"), "\"é1\"");
+    }
 
     #[test]
     fn dates() {

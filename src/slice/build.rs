@@ -130,6 +130,19 @@ fn build_one(
     let mut seen: Vec<(u64, OptionKind)> = Vec::new();
     for q in quotes {
         let k = (q.strike / forward).ln();
+        if let Some(max) = opts.filters.max_log_moneyness
+            && !(k.abs() <= max)
+        {
+            reject(
+                report,
+                &mut excluded,
+                q,
+                k,
+                None,
+                RejectReason::FarStrike { k, max },
+            );
+            continue;
+        }
         let wanted = match opts.side {
             Side::Otm => OptionKind::otm(forward, q.strike),
             Side::Calls => OptionKind::Call,

@@ -49,6 +49,24 @@ pub enum RejectReason {
     NoVol,
     /// The mid premium has no implied vol.
     MidNoVol(ImpliedVolError),
+    /// The strike is implausibly far from the forward (or `ln(K/F)` is not finite).
+    FarStrike {
+        /// `ln(K/F)`.
+        k: f64,
+        /// The filter's maximum `|ln(K/F)|`.
+        max: f64,
+    },
+    /// The ask premium has no implied vol: it is at or above the option's no-arbitrage upper
+    /// bound, so the quote's mid is not a price.
+    AskNoVol(ImpliedVolError),
+    /// A vol quote (implied-vol table) whose bid or ask vol is not a plausible volatility:
+    /// not finite, not positive, or above [`Filters::max_vol`].
+    VolOutOfRange {
+        /// The offending vol.
+        vol: f64,
+        /// The filter's maximum.
+        max: f64,
+    },
     /// The bid–ask vol spread is wider than the filter allows.
     Wide {
         /// Ask vol − bid vol.
@@ -68,18 +86,29 @@ impl fmt::Display for RejectReason {
                 bid,
                 ask,
                 vols: true,
-            } => write!(f, "crossed: bid vol {bid} ≥ ask vol {ask}"),
-            RejectReason::Crossed { bid, ask, .. } => write!(f, "crossed: bid {bid} > ask {ask}"),
-            RejectReason::Locked { price, vols: true } => {
-                write!(f, "locked: bid vol {price} ≥ ask vol {price}")
+            } => write!(f, "crossed: bid vol {bid:?} ≥ ask vol {ask:?}"),
+            RejectReason::Crossed { bid, ask, .. } => {
+                write!(f, "crossed: bid {bid:?} > ask {ask:?}")
             }
-            RejectReason::Locked { price, .. } => write!(f, "locked: bid = ask = {price}"),
+            RejectReason::Locked { price, vols: true } => {
+                write!(f, "locked: bid vol {price:?} ≥ ask vol {price:?}")
+            }
+            RejectReason::Locked { price, .. } => write!(f, "locked: bid = ask = {price:?}"),
             RejectReason::OneTickBid { bid } => {
-                write!(f, "one_tick_bid: bid {bid} is the minimum tick")
+                write!(f, "one_tick_bid: bid {bid:?} is the minimum tick")
             }
             RejectReason::NoAsk => f.write_str("no_ask: no two-sided quote"),
             RejectReason::NoVol => f.write_str("no vol"),
             RejectReason::MidNoVol(e) => write!(f, "{}: mid {e}", e.reason()),
+            RejectReason::FarStrike { k, max } => write!(
+                f,
+                "far_strike: ln(K/F) = {k:.3} is beyond ±{max:.3} (a strike {:.0}× the forward or less)",
+                max.exp()
+            ),
+            RejectReason::AskNoVol(e) => write!(f, "ask_no_vol: ask {e}"),
+            RejectReason::VolOutOfRange { vol, max } => {
+                write!(f, "vol_out_of_range: vol {vol:?} is not in (0, {max}]")
+            }
             RejectReason::Wide { spread, max } => {
                 write!(f, "wide: vol spread {spread:.4} > {max}")
             }
@@ -165,6 +194,14 @@ fn vol_quote(
     q: &OptionQuote,
     f: &Filters,
 ) -> Result<(Option<f64>, f64, Option<f64>), (RejectReason, Option<f64>)> {
+    if let Some(max) = f.max_vol {
+        for v in [q.bid_iv, q.ask_iv].into_iter().flatten() {
+            // NaN fails the test too.
+            if !(v > 0.0 && v <= max) {
+                return Err((RejectReason::VolOutOfRange { vol: v, max }, None));
+            }
+        }
+    }
     let mid = match (q.bid_iv, q.ask_iv) {
         (Some(b), Some(a)) => Some(0.5 * (a + b)),
         (None, Some(a)) => Some(a),
@@ -192,6 +229,10 @@ fn vol_quote(
         return Err((reason, mid));
     }
     let mid = mid.ok_or((RejectReason::NoVol, None))?;
+    // As for premiums: a quote needs an ask to be two-sided (a bid alone is not a price).
+    if q.ask_iv.is_none() {
+        return Err((RejectReason::NoAsk, Some(mid)));
+    }
     Ok((q.bid_iv, mid, q.ask_iv))
 }
 
@@ -247,9 +288,10 @@ fn premium_quote(
         return Err((RejectReason::NoAsk, mid_iv));
     };
     let mid_iv = iv(mid_price).map_err(|e| (RejectReason::MidNoVol(e), None))?;
-    Ok((
-        q.bid.and_then(|p| iv(p).ok()),
-        mid_iv,
-        q.ask.and_then(|p| iv(p).ok()),
-    ))
+    let ask_iv = match q.ask.map(iv) {
+        Some(Err(e)) => return Err((RejectReason::AskNoVol(e), Some(mid_iv))),
+        Some(Ok(v)) => Some(v),
+        None => None,
+    };
+    Ok((q.bid.and_then(|p| iv(p).ok()), mid_iv, ask_iv))
 }

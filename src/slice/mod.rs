@@ -29,7 +29,7 @@ pub use build::{DropReason, DroppedExpiry, SliceReport, build_slices};
 pub use daycount::DayCount;
 pub use filter::{ExcludedQuote, RejectReason};
 pub use forward::ForwardSource;
-pub use options::{Filters, Side, SliceOptions, Weighting};
+pub use options::{Filters, MAX_LOG_MONEYNESS, MAX_VOL, Side, SliceOptions, Weighting};
 pub use points::{FitStats, Group, Objective, Points};
 
 use crate::black::{OptionKind, bachelier_greeks, black_greeks};

@@ -44,7 +44,21 @@ pub struct Filters {
     pub one_tick_bid: bool,
     /// Drop quotes whose bid–ask vol spread exceeds this (absolute vol, e.g. 0.5 = 50 points).
     pub max_iv_spread: Option<f64>,
+    /// Drop quotes whose strike is further than this from the forward in log-moneyness
+    /// `|ln(K/F)|` (default `ln 100`: a strike 100 × the forward or a hundredth of it; the real
+    /// chains seen reach 3.5, and a strike typed × 1000 lands at 6.9).
+    pub max_log_moneyness: Option<f64>,
+    /// Drop vol quotes (implied-vol tables) whose bid or ask vol is not in `(0, max]`
+    /// (default [`MAX_VOL`] = 10, i.e. 1,000 %: the real tables seen reach 4.6 on a 2-day
+    /// deep out-of-the-money SPX strike; a vol typed × 100 or × 1000 lands beyond).
+    pub max_vol: Option<f64>,
 }
+
+/// The default [`Filters::max_log_moneyness`], `ln 100`.
+pub const MAX_LOG_MONEYNESS: f64 = 4.605_170_185_988_092;
+
+/// The default [`Filters::max_vol`]: 10 (1,000 % a year).
+pub const MAX_VOL: f64 = 10.0;
 
 impl Default for Filters {
     fn default() -> Self {
@@ -53,6 +67,8 @@ impl Default for Filters {
             crossed_or_locked: true,
             one_tick_bid: true,
             max_iv_spread: None,
+            max_log_moneyness: Some(MAX_LOG_MONEYNESS),
+            max_vol: Some(MAX_VOL),
         }
     }
 }

@@ -9,10 +9,11 @@ use super::{FittedSurface, SliceModel, SurfaceError, SurfaceSlice};
 use crate::fit::{FitError, FitOptions, FitReport, fit_essvi, fit_sabr, fit_ssvi, fit_svi};
 use crate::names::{UnknownName, parse_name};
 use crate::quotes::Chain;
-use crate::slice::{SliceOptions, SmileSlice, build_slices};
+use crate::slice::{SliceOptions, SliceReport, SmileSlice, build_slices};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::fmt::Write as _;
 use std::str::FromStr;
 use std::time::Instant;
 
@@ -205,7 +206,7 @@ pub fn calibrate_surface(
     fitted.sort_by(|a, b| a.0.t().total_cmp(&b.0.t()));
     if fitted.is_empty() {
         let why = failed.first().map_or_else(
-            || "no expiry has enough quotes".to_string(),
+            || no_slice_reason(chain, &slice_report),
             |f| f.reason.clone(),
         );
         return Err(SurfaceError::Empty(why));
@@ -245,6 +246,50 @@ pub fn calibrate_surface(
         },
     };
     Ok((surface, report))
+}
+
+/// Why a chain gave no slice: the first dropped expiries with their reasons, and the lines of
+/// a chain small enough to list (a chain of one stray row, say, names that row).
+fn no_slice_reason(chain: &Chain, report: &SliceReport) -> String {
+    let mut why = if report.dropped.is_empty() {
+        format!(
+            "{} has no quote that became a smile point",
+            chain.underlying
+        )
+    } else {
+        let shown: Vec<String> = report
+            .dropped
+            .iter()
+            .take(3)
+            .map(|d| format!("expiry {}: {}", d.expiry.format("%Y-%m-%d"), d.reason))
+            .collect();
+        let more = report.dropped.len().saturating_sub(shown.len());
+        format!(
+            "no expiry has enough quotes ({}{})",
+            shown.join("; "),
+            if more > 0 {
+                format!("; {more} more")
+            } else {
+                String::new()
+            }
+        )
+    };
+    if (1..=10).contains(&chain.quotes.len()) {
+        let lines: Vec<String> = chain.quotes.iter().map(|q| q.line.to_string()).collect();
+        let _ = write!(
+            why,
+            "; the chain's {} {} on {} {}",
+            chain.quotes.len(),
+            if lines.len() == 1 {
+                "row is"
+            } else {
+                "rows are"
+            },
+            if lines.len() == 1 { "line" } else { "lines" },
+            lines.join(", ")
+        );
+    }
+    why
 }
 
 /// Floor points per expiry pair in the calendar repair.

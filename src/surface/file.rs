@@ -77,16 +77,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 impl FittedSurface {
-    /// Writes `surface.json` (atomically: a reader never sees a half-written file).
+    /// Writes `surface.json` (atomically: a reader never sees a half-written file), after
+    /// checking that the text loads back as this surface's file would: a surface that
+    /// [`FittedSurface::load`] would refuse is never written.
     ///
     /// # Errors
-    /// [`SurfaceError::Io`] when the file cannot be written.
+    /// [`SurfaceError::Io`] when the file cannot be written, [`SurfaceError::Unloadable`] when
+    /// the surface would not load back.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), SurfaceError> {
         let p = path.as_ref();
         let json = serde_json::to_string_pretty(self).map_err(|source| SurfaceError::Json {
             path: p.to_path_buf(),
             source,
         })?;
+        if let Err(e) = serde_json::from_str::<FittedSurface>(&json) {
+            return Err(SurfaceError::Unloadable {
+                path: p.to_path_buf(),
+                reason: e.to_string(),
+            });
+        }
         write_atomic(p, json.as_bytes()).map_err(|source| SurfaceError::Io {
             path: p.to_path_buf(),
             source,

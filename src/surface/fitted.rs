@@ -74,6 +74,15 @@ pub enum SurfaceError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// [`FittedSurface::save`] refused to write a surface that would not load back (a value
+    /// out of its domain that serialises as `null`, say): nothing is written.
+    #[error("{}: not written: the surface would not load back ({reason})", path.display())]
+    Unloadable {
+        /// The file that was not written.
+        path: PathBuf,
+        /// The loader's complaint.
+        reason: String,
+    },
     /// The file is not valid surface JSON (the message names the line and column).
     #[error("{}: {source}", path.display())]
     Json {
@@ -84,13 +93,20 @@ pub enum SurfaceError {
     },
 }
 
+/// The shortest expiry a surface slice may have, in years (about 32 ms): below it a
+/// slice's total variance is too small for its vols to be computed in double precision (a
+/// `surface.json` edited to `t = 1e-320` used to load and answer NaN).
+pub const MIN_SLICE_T: f64 = 1e-9;
+
 impl FittedSurface {
     /// A surface from its slices (sorted here by `t`).
     ///
     /// # Errors
-    /// [`SurfaceError`] if there are no slices, two share a time, or a time, forward,
-    /// discount or quoted range is out of its domain (the models are valid by construction:
-    /// their constructors and deserialisation check them).
+    /// [`SurfaceError`] if there are no slices, two share a time, a time is below
+    /// [`MIN_SLICE_T`], or a time, forward,
+    /// discount, quoted range or a model's own data (SABR's wings) is out of its domain (the
+    /// models' parameters are valid by construction: their constructors and deserialisation
+    /// check them).
     pub fn new(
         underlying: String,
         as_of: Option<DateTime<Utc>>,
@@ -107,14 +123,23 @@ impl FittedSurface {
                 t: s.t,
                 reason: reason.into(),
             };
-            if !(s.t > 0.0 && s.t.is_finite()) {
-                return Err(bad("time must be finite and > 0"));
+            if !(s.t >= MIN_SLICE_T && s.t.is_finite()) {
+                return Err(bad("time must be finite and at least 1e-9 years (32 ms)"));
             }
             if !(s.forward > 0.0 && s.forward.is_finite()) {
                 return Err(bad("forward must be finite and > 0"));
             }
             if !(s.discount > 0.0 && s.discount.is_finite()) {
                 return Err(bad("discount must be finite and > 0"));
+            }
+            // The model's own data (SABR's wings): what deserialisation checks, so a surface
+            // that exists can always be saved and loaded back.
+            s.model.smile().check().map_err(bad)?;
+            if let SliceModel::Sabr(w) = &s.model {
+                let same = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs();
+                if !(same(w.sabr.forward(), s.forward) && same(w.sabr.t(), s.t)) {
+                    return Err(bad("the SABR smile's forward and t must be the slice's"));
+                }
             }
             if index > 0 && s.t <= slices[index - 1].t {
                 return Err(bad("two slices share a time"));

@@ -54,7 +54,7 @@ pub use arbitrage::{
 };
 pub use build::{CalendarPolicy, SurfaceModel, SurfaceOptions, calibrate_surface};
 pub use file::{SURFACE_FORMAT_VERSION, write_atomic};
-pub use fitted::{FittedSurface, SurfaceError, SurfaceSlice};
+pub use fitted::{FittedSurface, MIN_SLICE_T, SurfaceError, SurfaceSlice};
 pub use report::{FailedExpiry, QuotePoint, SliceSummary, SurfaceReport, Timing};
 pub use report_file::{DroppedRow, IngestStage, IngestSummary, RejectedRow, RunReport};
 pub use slice_model::{SliceModel, SurfaceSmile, WingedSabr};

@@ -160,4 +160,9 @@ impl RunReport {
             timing_micros: timing,
         }
     }
+
+    /// Whether the report names file line `line` among its rejected rows (any stage).
+    pub fn names_line(&self, line: u64) -> bool {
+        self.ingest.rejected.iter().any(|r| r.line == line)
+    }
 }

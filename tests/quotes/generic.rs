@@ -9,9 +9,9 @@ fn read(text: &str) -> Result<(Vec<volfit::Chain>, IngestReport), IngestError> {
 #[test]
 fn generic_round_trips_values() {
     let text = "Underlying,Symbol,Expiry,Expiry_Time,Strike,Kind,Bid,Ask,Mark,Bid_IV,Ask_IV,IV,Forward,Discount,T,As_Of,Spot,Extra\n\
-                SPX,SPXW260320C06000,2026-03-20,20:00,6000,call,101.5,103.0,102.2,0.18,0.185,0.182,6012.5,0.995,0.25,2026-01-02T15:30:00Z,6001.0,x\n\
+                SPX,SPXW260320C06000,2026-03-20,20:00,6000,call,101.5,103.0,102.2,0.18,0.185,0.182,6012.5,0.995,0.25,2026-01-02T20:30:00Z,6001.0,x\n\
                 SPX,,20260320,,5900,P,88,89.5,,,,,6012.5,0.995,,2026-01-02T15:31:00-05:00,,y\n\
-                SPX,,2026-03-20T20:15:00Z,09:00,5800,put,0,70.5,,,,,,,,2026-01-02,,z\n";
+                SPX,,2026-03-20T20:15:00Z,09:00,5800,put,0,70.5,,,,,,,,2026-01-02T20:00,,z\n";
     let (chains, report) = read(text).unwrap();
     assert_eq!(report.format, Format::Csv);
     assert_eq!(
@@ -26,7 +26,8 @@ fn generic_round_trips_values() {
         (c.underlying.as_str(), c.premium, c.tick, c.format),
         ("SPX", Premium::Quote, None, Format::Csv)
     );
-    // The latest as_of: 15:31 New York time is 20:31 UTC.
+    // The latest as_of of the rows (which agree within an hour): 15:31 New York time is
+    // 20:31 UTC; a datetime without offset is UTC.
     assert_eq!(c.as_of.unwrap().to_rfc3339(), "2026-01-02T20:31:00+00:00");
     assert_eq!(c.spot, Some(6001.0));
 
@@ -104,14 +105,16 @@ fn generic_bad_rows_are_rejected_with_line_and_field() {
                 2026-03-27,100,put,1,2,100,,,\"two\nlines\"\n\
                 2026-03-27,,put,1,2,100,,,\n";
     let (chains, report) = read(text).unwrap();
-    assert_eq!(report.rows, 14);
+    // No chain field spans lines: the quote opened on line 14 is rejected with its line, and
+    // line 15 (which closes it) too; each counts as a row.
+    assert_eq!(report.rows, 15);
     assert_eq!(report.rows, report.quotes + report.rejected.len());
     let got: Vec<(u64, &str)> = report
         .rejected
         .iter()
         .map(|r| (r.line, r.reason.as_str()))
         .collect();
-    let expect: [(u64, &str); 11] = [
+    let expect: [(u64, &str); 13] = [
         (2, "`strike`"),
         (4, "`expiry`"),
         (5, "`kind`"),
@@ -122,6 +125,8 @@ fn generic_bad_rows_are_rejected_with_line_and_field() {
         (10, "`iv`"),
         (12, "`premium_unit`"),
         (13, "`premium_unit`"),
+        (14, "field `symbol` opens a quote"),
+        (15, "field `expiry` opens a quote"),
         (16, "`strike`"),
     ];
     assert_eq!(got.len(), expect.len(), "{got:?}");
@@ -129,12 +134,10 @@ fn generic_bad_rows_are_rejected_with_line_and_field() {
         assert_eq!(*line, want_line, "{got:?}");
         assert!(reason.contains(want), "line {line}: {reason}");
     }
-    // Line 11 stated `quote` first, so line 12's `coin` is the odd one out; the record with a
-    // quoted two-line symbol starts on line 14.
+    // Line 11 stated `quote` first, so line 12's `coin` is the odd one out.
     assert_eq!(chains[0].premium, Premium::Quote);
     let lines: Vec<u64> = chains[0].quotes.iter().map(|q| q.line).collect();
-    assert_eq!(lines, [3, 11, 14]);
-    assert_eq!(chains[0].quotes[2].symbol, "two\nlines");
+    assert_eq!(lines, [3, 11]);
 }
 
 #[test]

@@ -203,9 +203,20 @@ fn optionmetrics_tickers_make_chains() {
     ]
     .concat();
     let (chains, report) = read(&text).unwrap();
-    assert_eq!((report.rows, report.quotes), (3, 3));
+    // A file with a `ticker` column must name the underlying on every row: the third row
+    // would otherwise start a one-row chain of its own, far from its line.
+    assert_eq!((report.rows, report.quotes), (3, 2));
+    assert_eq!(report.rejected.len(), 1);
+    assert_eq!(report.rejected[0].line, 4);
+    assert!(
+        report.rejected[0]
+            .reason
+            .contains("field `ticker` is empty"),
+        "{}",
+        report.rejected[0].reason
+    );
     let names: Vec<&str> = chains.iter().map(|c| c.underlying.as_str()).collect();
-    assert_eq!(names, ["NDX", "SPX", "UNKNOWN"]);
+    assert_eq!(names, ["NDX", "SPX"]);
     assert_eq!(
         (chains[1].quotes[0].strike, chains[1].quotes[0].bid),
         (1200.0, None)

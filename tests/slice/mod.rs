@@ -42,6 +42,8 @@ fn synthetic_chain(forward: f64, discount: f64, days: i64, premium: Premium) -> 
                 forward: (premium == Premium::Coin).then_some(forward),
                 discount: None,
                 t: None,
+                as_of: None,
+                spot: None,
                 line,
             });
             line += 1;

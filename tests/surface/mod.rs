@@ -387,3 +387,45 @@ fn sabr_wings_respect_lee() {
         );
     }
 }
+
+/// A surface whose SABR wings are not finite cannot be built, so it is never written as
+/// `null` wings that `load` refuses (issue 14: swapped `Ask`/`Fwd` headers used to do that).
+#[test]
+fn sabr_wings_out_of_domain_are_refused_before_any_file() {
+    let (chains, _) = read_chains(
+        shared_data("deribit/deribit_options_snapshot_20251230T173115Z.csv"),
+        Format::Auto,
+    )
+    .unwrap();
+    let o = SurfaceOptions {
+        model: SurfaceModel::Sabr,
+        ..SurfaceOptions::default()
+    };
+    let (s, _) = calibrate_surface(&chains[0], &o).unwrap();
+    let mut slices = s.slices().to_vec();
+    let volfit::surface::SliceModel::Sabr(w) = &mut slices[1].model else {
+        panic!("expected SABR slices");
+    };
+    w.wings[1] = f64::NAN;
+    let e = FittedSurface::new(
+        s.underlying().to_string(),
+        s.as_of(),
+        s.spot(),
+        slices.clone(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.starts_with("slice 1 ") && e.contains("SABR wings"), "{e}");
+    // Unchanged slices still build, save and load back.
+    let ok = FittedSurface::new(
+        s.underlying().to_string(),
+        s.as_of(),
+        s.spot(),
+        s.slices().to_vec(),
+    )
+    .unwrap();
+    let path = std::env::temp_dir().join(format!("volfit-wings-{}.json", std::process::id()));
+    ok.save(&path).unwrap();
+    assert_eq!(FittedSurface::load(&path).unwrap(), ok);
+    std::fs::remove_file(&path).unwrap();
+}

@@ -135,8 +135,9 @@ pub struct SabrParams {
 
 impl SabrParams {
     /// The smile, if the parameters are in SABR's domain: `α > 0`, `β ∈ [0, 1]`, `|ρ| < 1`,
-    /// `ν ≥ 0`, `b ≥ 0`, `T > 0`, all finite, and `F + b > 0` unless the expansion is normal
-    /// with `β = 0`.
+    /// `0 ≤ ν ≤ 10³`, `b ≥ 0`, `0 < T ≤ 10³`, all finite, `10⁻⁶ ≤ α·(F+b)^(β−1) ≤ 10³`
+    /// where `F + b > 0` ([`MIN_LOGNORMAL_ALPHA`], [`MAX_SCALE`]), and `F + b > 0` unless the expansion is normal with
+    /// `β = 0`.
     ///
     /// # Errors
     /// The first [`ParamError`] found.
@@ -155,6 +156,13 @@ impl SabrParams {
         Ok(s)
     }
 }
+
+/// The largest `ν`, `t` (years) and lognormal-equivalent `α·(F+b)^(β−1)` of a checked
+/// [`Sabr`].
+pub const MAX_SCALE: f64 = 1e3;
+
+/// The smallest lognormal-equivalent `α·(F+b)^(β−1)` of a checked [`Sabr`] (`10⁻⁶`).
+pub const MIN_LOGNORMAL_ALPHA: f64 = 1e-6;
 
 impl TryFrom<SabrParams> for Sabr {
     type Error = ParamError;
@@ -310,8 +318,20 @@ impl Sabr {
         if !(self.rho.abs() < 1.0) {
             return err("rho", self.rho, "|rho| < 1");
         }
-        if !(self.nu >= 0.0) {
-            return err("nu", self.nu, "nu >= 0");
+        if !(0.0..=MAX_SCALE).contains(&self.nu) {
+            return err("nu", self.nu, "0 <= nu <= 1e3");
+        }
+        if !(self.t <= MAX_SCALE) {
+            return err("t", self.t, "t <= 1e3 years");
+        }
+        // α in lognormal units, α·(F+b)^(β−1): a vol of 10⁵ % is far beyond any smile, and
+        // beyond it the expansions overflow (α = 1e300 in a surface.json answered NaN); below
+        // 10⁻⁴ % the vols underflow (α = 1e-320 answered 0).
+        let fb = self.forward + self.shift;
+        if fb > 0.0
+            && !(MIN_LOGNORMAL_ALPHA..=MAX_SCALE).contains(&(self.alpha * fb.powf(self.beta - 1.0)))
+        {
+            return err("alpha", self.alpha, "1e-6 <= alpha (F+b)^(beta-1) <= 1e3");
         }
         if !(self.shift >= 0.0) {
             return err("shift", self.shift, "shift >= 0");

@@ -39,6 +39,9 @@ pub struct Svi {
     pub(crate) sigma: f64,
 }
 
+/// The largest `|a|`, `b`, `|m|` and `σ` of a checked [`Svi`] (see [`Svi::new`]).
+pub const MAX_PARAM: f64 = 1e6;
+
 /// The stored form of [`Svi`], checked on the way in.
 #[derive(Deserialize)]
 struct SviParams {
@@ -78,8 +81,11 @@ impl Svi {
     /// Checked raw SVI.
     ///
     /// # Errors
-    /// [`ParamError`] if a parameter is not finite, `b < 0`, `|ρ| ≥ 1`, `σ ≤ 0`, or the minimum
-    /// total variance `a + bσ√(1−ρ²)` is negative.
+    /// [`ParamError`] if a parameter is not finite, `b < 0`, `|ρ| ≥ 1`, `σ ≤ 0`, the minimum
+    /// total variance `a + bσ√(1−ρ²)` is negative, or `|a|`, `b`, `|m|` or `σ` exceeds
+    /// [`MAX_PARAM`] (`10⁶`: far beyond any smile, and small enough that `w(k)` cannot
+    /// overflow to `inf − inf` on the strikes a surface answers; a `surface.json` with
+    /// `m = 1e300` used to load and answer NaN).
     ///
     /// ```
     /// use volfit::models::svi::Svi;
@@ -87,11 +93,16 @@ impl Svi {
     /// assert!(Svi::new(0.04, 0.4, -1.2, 0.05, 0.2).is_err());
     /// ```
     pub fn new(a: f64, b: f64, rho: f64, m: f64, sigma: f64) -> Result<Self, ParamError> {
-        check("a", a, true, "finite")?;
-        check("m", m, true, "finite")?;
-        check("b", b, b >= 0.0, "b ≥ 0")?;
+        check("a", a, a.abs() <= MAX_PARAM, "|a| ≤ 1e6")?;
+        check("m", m, m.abs() <= MAX_PARAM, "|m| ≤ 1e6")?;
+        check("b", b, (0.0..=MAX_PARAM).contains(&b), "0 ≤ b ≤ 1e6")?;
         check("rho", rho, rho.abs() < 1.0, "|ρ| < 1")?;
-        check("sigma", sigma, sigma > 0.0, "σ > 0")?;
+        check(
+            "sigma",
+            sigma,
+            sigma > 0.0 && sigma <= MAX_PARAM,
+            "0 < σ ≤ 1e6",
+        )?;
         let s = Svi {
             a,
             b,
