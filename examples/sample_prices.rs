@@ -22,7 +22,11 @@ fn main() -> std::io::Result<()> {
         }
     }
     std::fs::create_dir_all("data")?;
-    std::fs::write("data/sample_prices.csv", out)?;
+    // Whole or not at all, as every file the CLI writes.
+    volfit::output::write_atomic(
+        std::path::Path::new("data/sample_prices.csv"),
+        out.as_bytes(),
+    )?;
     eprintln!("wrote data/sample_prices.csv");
     Ok(())
 }

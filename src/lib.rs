@@ -17,6 +17,8 @@
 //! All prices are **undiscounted** (forward premiums) unless a name says otherwise.
 //!
 //! ## Layers (one direction: each imports only the layers above it in this list)
+//! * [`output`] — safe directory names from untrusted names (underlyings, file stems), their
+//!   collision rule, and atomic file writes.
 //! * [`black`] — Black-76 and Bachelier prices, greeks and implied volatility to machine
 //!   precision (Jäckel's *Let's Be Rational*), scalar, batched and parallel.
 //! * [`quotes`] — chain readers (Deribit CSV/JSON and raw order book, CBOE, OptionMetrics,
@@ -52,6 +54,7 @@ mod error;
 pub mod fit;
 pub mod models;
 pub mod names;
+pub mod output;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod quotes;

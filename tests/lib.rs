@@ -10,6 +10,7 @@ mod black;
 mod cli;
 mod fit;
 mod models;
+mod output;
 mod plot;
 mod quotes;
 mod slice;

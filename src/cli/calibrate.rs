@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 use volfit::fit::{FitOptions, Optimizer};
+use volfit::output::{assign_components, path_component, write_atomic};
 use volfit::plot::{ChartInput, ImageFormat, render_all, write_report_html};
 use volfit::quotes::{Chain, Format, IngestReport, read_chains};
 use volfit::surface::metrics::review_flags;
-use volfit::surface::{RunReport, SurfaceModel, SurfaceOptions, calibrate_surface, write_atomic};
+use volfit::surface::{RunReport, SurfaceModel, SurfaceOptions, calibrate_surface};
 
 /// Options of one `calibrate` run.
 pub struct Args {
@@ -24,7 +25,8 @@ pub struct Args {
     pub plots: bool,
 }
 
-/// Expands the input: a file, a directory (its `.csv` and `.json` files) or a glob.
+/// Expands the input: a file, a directory (its `.csv` and `.json` files) or a glob, sorted
+/// (the order of the collision rule of [`assign_components`]).
 fn inputs(spec: &str) -> anyhow::Result<Vec<PathBuf>> {
     let p = Path::new(spec);
     if p.is_file() {
@@ -47,7 +49,7 @@ fn inputs(spec: &str) -> anyhow::Result<Vec<PathBuf>> {
         }
         return Ok(v);
     }
-    let v: Vec<PathBuf> = glob::glob(spec)
+    let mut v: Vec<PathBuf> = glob::glob(spec)
         .with_context(|| format!("{spec}: not a file, directory or valid glob pattern"))?
         .filter_map(Result::ok)
         .filter(|f| f.is_file())
@@ -55,7 +57,41 @@ fn inputs(spec: &str) -> anyhow::Result<Vec<PathBuf>> {
     if v.is_empty() {
         bail!("{spec}: no such file, directory, or files matching the pattern");
     }
+    v.sort();
     Ok(v)
+}
+
+/// `s` for a terminal: as it is, or quoted and escaped when it holds control characters.
+fn shown(s: &str) -> String {
+    if s.chars().any(char::is_control) {
+        format!("{s:?}")
+    } else {
+        s.to_string()
+    }
+}
+
+/// Why `name` was given the directory `components[i]` rather than its own name (`None` when
+/// it kept it): `label(j)` names the input `j` whose directory name it collided with.
+fn renamed(
+    names: &[String],
+    components: &[String],
+    i: usize,
+    label: impl Fn(usize) -> String,
+) -> Option<String> {
+    let (name, got) = (&names[i], &components[i]);
+    if got == name {
+        return None;
+    }
+    let wanted = path_component(name);
+    if &wanted == got {
+        return Some("made a safe directory name".into());
+    }
+    let first = (0..i)
+        .find(|&j| path_component(&names[j]).eq_ignore_ascii_case(&wanted))
+        .map_or_else(|| "another input".into(), label);
+    Some(format!(
+        "directory name {wanted:?} already taken by {first}, ignoring case"
+    ))
 }
 
 /// One unit of work: an underlying of a file.
@@ -93,14 +129,27 @@ fn why_no_quotes(ingest: &IngestReport) -> String {
 pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
     let files = inputs(&a.input)?;
     let several_files = files.len() > 1;
+    // Directory names: every file's stem (several files) and every underlying's (several in a
+    // file) made one safe path component, and apart ignoring case, in sorted input order.
+    let stems: Vec<String> = files
+        .iter()
+        .map(|f| {
+            f.file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+        })
+        .collect();
+    let file_dirs = assign_components(&stems);
     let mut jobs = Vec::new();
     let mut problems = 0usize;
-    for file in &files {
+    for (fi, file) in files.iter().enumerate() {
         let clock = Instant::now();
         let (chains, ingest) = match read_chains(file, a.format) {
             Ok(x) => x,
             Err(e) if several_files => {
-                eprintln!("volfit: skipping {}: {e}", file.display());
+                eprintln!(
+                    "volfit: skipping {}: {e}",
+                    shown(&file.display().to_string())
+                );
                 problems += 1;
                 continue;
             }
@@ -108,7 +157,11 @@ pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
         };
         let ingest_micros = clock.elapsed().as_secs_f64() * 1e6;
         if chains.is_empty() {
-            let msg = format!("{}: no quotes: {}", file.display(), why_no_quotes(&ingest));
+            let msg = format!(
+                "{}: no quotes: {}",
+                shown(&file.display().to_string()),
+                why_no_quotes(&ingest)
+            );
             if several_files {
                 eprintln!("volfit: skipping {msg}");
                 problems += 1;
@@ -116,7 +169,7 @@ pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
             }
             bail!("{msg}");
         }
-        let names: Vec<String> = chains.iter().map(|c| c.underlying.clone()).collect();
+        let names: Vec<String> = chains.iter().map(|c| shown(&c.underlying)).collect();
         let chosen: Vec<Chain> = match &a.underlying {
             Some(u) => {
                 let c: Vec<Chain> = chains
@@ -126,7 +179,7 @@ pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
                 if c.is_empty() {
                     let msg = format!(
                         "{}: no underlying {u:?} (the file holds {})",
-                        file.display(),
+                        shown(&file.display().to_string()),
                         names.join(", ")
                     );
                     if several_files {
@@ -140,17 +193,34 @@ pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
             }
             None => chains,
         };
-        let several_underlyings = chosen.len() > 1;
-        for chain in chosen {
-            let mut dir = a.out.clone();
-            if several_files {
-                dir.push(
-                    file.file_stem()
-                        .map_or_else(|| "input".into(), |s| s.to_string_lossy().to_string()),
+        let mut base = a.out.clone();
+        if several_files {
+            base.push(&file_dirs[fi]);
+            if let Some(why) = renamed(&stems, &file_dirs, fi, |j| files[j].display().to_string()) {
+                eprintln!(
+                    "volfit: note: {} -> {} ({why})",
+                    shown(&file.display().to_string()),
+                    shown(&base.display().to_string())
                 );
             }
+        }
+        let underlyings: Vec<String> = chosen.iter().map(|c| c.underlying.clone()).collect();
+        let several_underlyings = underlyings.len() > 1;
+        let under_dirs = assign_components(&underlyings);
+        for (ui, chain) in chosen.into_iter().enumerate() {
+            let mut dir = base.clone();
             if several_underlyings {
-                dir.push(&chain.underlying);
+                dir.push(&under_dirs[ui]);
+                if let Some(why) = renamed(&underlyings, &under_dirs, ui, |j| {
+                    format!("{:?}", underlyings[j])
+                }) {
+                    eprintln!(
+                        "volfit: note: {} underlying {:?} -> {} ({why})",
+                        shown(&file.display().to_string()),
+                        chain.underlying,
+                        shown(&dir.display().to_string())
+                    );
+                }
             }
             jobs.push(Job {
                 file: file.clone(),
@@ -177,10 +247,10 @@ pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
     let results: Vec<(String, anyhow::Result<String>)> = jobs
         .par_iter()
         .map(|j| {
-            let label = format!("{} {}", j.file.display(), j.chain.underlying);
+            let label = shown(&format!("{} {}", j.file.display(), j.chain.underlying));
             let r = calibrate_one(j, a);
             bar.inc(1);
-            bar.set_message(j.chain.underlying.clone());
+            bar.set_message(shown(&j.chain.underlying));
             (label, r)
         })
         .collect();
@@ -214,7 +284,7 @@ fn calibrate_one(j: &Job, a: &Args) -> anyhow::Result<String> {
         ..SurfaceOptions::default()
     };
     let (surface, report) = calibrate_surface(&j.chain, &opts)
-        .with_context(|| format!("{}: {}", j.file.display(), j.chain.underlying))?;
+        .with_context(|| shown(&format!("{}: {}", j.file.display(), j.chain.underlying)))?;
     std::fs::create_dir_all(&j.dir)
         .with_context(|| format!("cannot create {}", j.dir.display()))?;
     surface.save(j.dir.join("surface.json"))?;
@@ -266,13 +336,13 @@ fn calibrate_one(j: &Job, a: &Args) -> anyhow::Result<String> {
         .count();
     Ok(format!(
         "{} {}: {} expiries ({} flagged, {} failed), calendar-free {}, {:.1} ms -> {}{plot_note}",
-        j.file.display(),
-        report.underlying,
+        shown(&j.file.display().to_string()),
+        shown(&report.underlying),
         report.slices.len(),
         flagged,
         report.failed.len(),
         report.calendar.calendar_free,
         timing.total / 1e3,
-        j.dir.display()
+        shown(&j.dir.display().to_string())
     ))
 }

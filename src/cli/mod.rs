@@ -40,7 +40,17 @@ enum Command {
     ///   report.html    the review page, flagged expiries first
     ///
     /// Several underlyings go to OUT/<UNDERLYING>/, several files to OUT/<file stem>/;
-    /// they are calibrated in parallel.
+    /// they are calibrated in parallel. Names come from the data, so each becomes one safe
+    /// directory name, always inside OUT: kept when it is 1-100 bytes of A-Z a-z 0-9
+    /// . _ - + = @ (not starting with . or -, not ending with ., not a Windows device name),
+    /// otherwise each offending byte is written %XX ("../../x" -> %2E.%2F..%2Fx, "/abs/x" ->
+    /// %2Fabs%2Fx; longer names are cut and end in ~ and a hash). Names that collide
+    /// ignoring case (A and a; files x.csv and x.CSV) get distinct directories: in sorted
+    /// input order the first keeps the name, the next gets NAME-2, NAME-3, ... (the first
+    /// suffix no other input's name takes). A note on stderr names each input that did not
+    /// get its own name, and each summary line ends with its directory. Every file is
+    /// written to a temporary file and renamed into place: a reader never sees a
+    /// half-written one.
     ///
     /// Exit codes: 0 every input calibrated; 1 some failed (the others were written);
     /// 2 bad usage or nothing could be read.
@@ -243,7 +253,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ..volfit::sample::SampleSpec::default()
             };
             let csv = spec.to_deribit_csv();
-            std::fs::write(&out, &csv)
+            volfit::output::write_atomic(&out, csv.as_bytes())
                 .with_context(|| format!("cannot write {}", out.display()))?;
             println!(
                 "{}: {} quotes, {} expiries",

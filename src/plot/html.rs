@@ -3,9 +3,9 @@
 //! chart.
 
 use super::Chart;
+use crate::output::write_atomic;
 use crate::surface::SurfaceReport;
 use crate::surface::metrics::review_flags;
-use crate::surface::write_atomic;
 use std::fmt::Write as _;
 use std::path::Path;
 

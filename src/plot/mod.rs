@@ -11,6 +11,9 @@
 //! * `density` — the risk-neutral density of `ln(F_T/F)` per expiry, negative parts marked;
 //! * `heatmap_iv`, `heatmap_local_vol` — implied and local vol over `(k, T)`.
 //!
+//! Each chart is rendered in memory and written with [`crate::output::write_atomic`], so a
+//! reader (a browser refreshing `report.html`) never sees a half-written image.
+//!
 //! Titles carry the underlying, snapshot time and expiry; every axis names its unit. Charts
 //! are 1200×800. In PNG, plotters draws a rotated y-axis label unrotated (plotters #655), so
 //! the y-axis names are written horizontally above the axis instead.
@@ -30,6 +33,7 @@ mod variance;
 pub use html::write_report_html;
 pub use style::{register_fonts, viridis};
 
+use crate::output::write_atomic;
 use crate::surface::{FittedSurface, SliceSummary, SurfaceReport};
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -79,6 +83,23 @@ pub struct ChartInput<'a> {
 
 use style::expiry_label;
 
+/// Encodes an RGB buffer of [`SIZE`] as PNG (as plotters' own file backend does).
+fn encode_png(rgb: &[u8]) -> Result<Vec<u8>, String> {
+    use image::ImageEncoder;
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut png)
+        .write_image(rgb, SIZE.0, SIZE.1, image::ColorType::Rgb8)
+        .map_err(|e| e.to_string())?;
+    Ok(png)
+}
+
+/// Writes a rendered chart with [`write_atomic`]: a reader never sees a half-written image.
+fn save(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    write_atomic(path, bytes).map_err(|e| e.to_string())
+}
+
+/// Renders a chart in every format into memory (plotters' buffer backends), then writes each
+/// file atomically.
 macro_rules! render_chart {
     ($dir:expr, $stem:expr, $title:expr, $formats:expr, |$root:ident| $body:expr) => {{
         let clock = std::time::Instant::now();
@@ -87,18 +108,24 @@ macro_rules! render_chart {
             let (path, res) = match fmt {
                 ImageFormat::Png => {
                     let path = $dir.join(format!("{}.png", $stem));
-                    let res = {
-                        let $root = BitMapBackend::new(&path, SIZE).into_drawing_area();
+                    let mut rgb = vec![0u8; SIZE.0 as usize * SIZE.1 as usize * 3];
+                    let drawn = {
+                        let $root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
                         $body
                     };
+                    let res = drawn
+                        .and_then(|()| encode_png(&rgb))
+                        .and_then(|png| save(&path, &png));
                     (path, res)
                 }
                 ImageFormat::Svg => {
                     let path = $dir.join(format!("{}.svg", $stem));
-                    let res = {
-                        let $root = SVGBackend::new(&path, SIZE).into_drawing_area();
+                    let mut svg = String::new();
+                    let drawn = {
+                        let $root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
                         $body
                     };
+                    let res = drawn.and_then(|()| save(&path, svg.as_bytes()));
                     (path, res)
                 }
             };

@@ -2,9 +2,9 @@
 //! checked on the way in (every model through its validating constructor).
 
 use super::fitted::{FittedSurface, SurfaceError, SurfaceSlice};
+use crate::output::write_atomic;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::Path;
 
 /// The current `surface.json` format version.
@@ -48,32 +48,6 @@ impl From<FittedSurface> for SurfaceFile {
             slices: s.slices,
         }
     }
-}
-
-/// Writes `bytes` to `path` atomically: into a temporary file beside it, flushed to disk, then
-/// renamed over `path` (a reader never sees a half-written file).
-///
-/// # Errors
-/// The I/O error of any step (the temporary file is removed on failure).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 impl FittedSurface {

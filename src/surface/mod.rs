@@ -49,11 +49,12 @@ mod report;
 mod report_file;
 mod slice_model;
 
+pub use crate::output::write_atomic;
 pub use arbitrage::{
     ArbitrageReport, ButterflyStatus, CalendarAction, CalendarReport, CalendarViolation,
 };
 pub use build::{CalendarPolicy, SurfaceModel, SurfaceOptions, calibrate_surface};
-pub use file::{SURFACE_FORMAT_VERSION, write_atomic};
+pub use file::SURFACE_FORMAT_VERSION;
 pub use fitted::{FittedSurface, MIN_SLICE_T, SurfaceError, SurfaceSlice};
 pub use report::{FailedExpiry, QuotePoint, SliceSummary, SurfaceReport, Timing};
 pub use report_file::{DroppedRow, IngestStage, IngestSummary, RejectedRow, RunReport};

@@ -410,3 +410,504 @@ fn check_flags_arbitrage() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("calendar ARBITRAGE"));
     std::fs::remove_dir_all(&out).ok();
 }
+
+/// The sample chain once per name in `underlyings`, as one generic CSV (its `underlying`
+/// column names each copy; a Deribit file's `currency` must agree with its instrument names).
+fn chain_of_underlyings(underlyings: &[&str]) -> String {
+    let sample = volfit::sample::SampleSpec::default().to_deribit_csv();
+    let mut lines = sample.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let cols = [
+        col("expiry_datetime"),
+        col("strike"),
+        col("option_type"),
+        col("bid_price"),
+        col("ask_price"),
+        col("underlying"),
+        col("timestamp"),
+    ];
+    let rows: Vec<&str> = lines.collect();
+    let mut out =
+        String::from("underlying,expiry,strike,kind,bid,ask,forward,as_of,premium_unit\n");
+    for u in underlyings {
+        assert!(!u.contains(','), "{u}");
+        for r in &rows {
+            let f: Vec<&str> = r.split(',').collect();
+            out.push_str(u);
+            for c in cols {
+                out.push(',');
+                out.push_str(f[c]);
+            }
+            out.push_str(",coin\n");
+        }
+    }
+    out
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Files under `dir` that look like leftovers of an atomic write: a hidden name or a `.tmp`
+/// extension (the CLI itself writes neither).
+fn temporary_files(dir: &Path) -> Vec<PathBuf> {
+    files_under(dir)
+        .into_iter()
+        .filter(|f| {
+            let hidden = f.file_name().unwrap().to_string_lossy().starts_with('.');
+            hidden || f.extension().is_some_and(|e| e.eq_ignore_ascii_case("tmp"))
+        })
+        .collect()
+}
+
+/// The underlying of each direct subdirectory of `out` (from its report.json).
+fn underlying_dirs(out: &Path) -> std::collections::BTreeMap<String, String> {
+    std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let r: Value =
+                serde_json::from_str(&std::fs::read_to_string(p.join("report.json")).unwrap())
+                    .unwrap();
+            (
+                r["underlying"].as_str().unwrap().to_string(),
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Underlyings that are paths (`../../x`, `/abs/x`, `..`, an absolute path elsewhere in the
+/// test's directory) are written inside --out, each in one directory of its own; `A`, `./A`
+/// and `a` get three directories (`a` collides with `A` ignoring case, so it gets `a-2`), and
+/// stderr says which went where.
+#[test]
+fn underlying_names_cannot_leave_out() {
+    let base = tmp("names");
+    let out = base.join("a/b/out");
+    std::fs::create_dir_all(&out).unwrap();
+    let elsewhere = base.join("abs/x");
+    let elsewhere = elsewhere.to_str().unwrap();
+    let abs_before = Path::new("/abs/x").exists();
+    let names = ["../../x", "/abs/x", elsewhere, "..", "A", "./A", "a", "BTC"];
+    let input = base.join("chain.csv");
+    std::fs::write(&input, chain_of_underlyings(&names)).unwrap();
+    let o = volfit(
+        &[
+            "calibrate",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--no-plots",
+        ],
+        "",
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    // Nothing outside --out but the input.
+    for f in files_under(&base) {
+        assert!(f.starts_with(&out) || f == input, "{} escaped", f.display());
+    }
+    if !abs_before {
+        assert!(!Path::new("/abs/x").exists(), "/abs/x was written");
+    }
+    // One directory per underlying, each a single plain component of --out.
+    let dirs = underlying_dirs(&out);
+    assert_eq!(
+        dirs.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+        names.iter().copied().collect::<BTreeSet<_>>()
+    );
+    for (u, d) in &dirs {
+        assert!(out.join(d).join("surface.json").is_file(), "{u}");
+        assert!(!d.contains('/') && !d.contains('\\') && d != ".." && d != ".");
+        assert_eq!(
+            FittedSurface::load(out.join(d).join("surface.json"))
+                .unwrap()
+                .underlying(),
+            u
+        );
+    }
+    for (u, d) in [
+        ("../../x", "%2E.%2F..%2Fx"),
+        ("/abs/x", "%2Fabs%2Fx"),
+        ("..", "%2E%2E"),
+        ("A", "A"),
+        ("./A", "%2E%2FA"),
+        ("a", "a-2"),
+        ("BTC", "BTC"),
+    ] {
+        assert_eq!(dirs[u], d, "{u}");
+    }
+    // Stderr says where each renamed underlying went; stdout's summaries name every directory.
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    for u in ["../../x", "/abs/x", "..", "./A", "a"] {
+        let note = stderr
+            .lines()
+            .find(|l| l.contains(&format!("underlying {u:?} ->")))
+            .unwrap_or_else(|| panic!("no note for {u}: {stderr}"));
+        assert!(note.contains(&dirs[u]), "{note}");
+    }
+    assert!(stderr.contains("already taken by \"A\""), "{stderr}");
+    assert!(!stderr.contains("underlying \"BTC\""), "{stderr}");
+    assert_eq!(temporary_files(&out), Vec::<PathBuf>::new());
+    for d in dirs.values() {
+        assert!(
+            stdout.lines().any(|l| l.ends_with(&format!("/{d}"))),
+            "{d}: {stdout}"
+        );
+    }
+    std::fs::remove_dir_all(&base).ok();
+}
+
+/// A directory holding `X.csv`, `x.CSV` and `x.csv`: stems `X`, `x`, `x` (one ignoring
+/// case), so three output directories: in sorted order `X.csv` keeps `X`, `x.CSV` gets `x-2`
+/// and `x.csv` gets `x-3`, each with its own input's report; stderr names the two renamed
+/// inputs, and no temporary file is left.
+#[test]
+fn files_whose_stems_collide_get_distinct_directories() {
+    let base = tmp("stems");
+    let input = base.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    for (name, seed) in [("x.csv", "7"), ("x.CSV", "8"), ("X.csv", "9")] {
+        let o = volfit(
+            &[
+                "sample",
+                "--out",
+                input.join(name).to_str().unwrap(),
+                "--seed",
+                seed,
+            ],
+            "",
+        );
+        assert!(o.status.success());
+    }
+    if std::fs::read_dir(&input).unwrap().count() != 3 {
+        eprintln!("skipped: the temporary directory is case-insensitive");
+        std::fs::remove_dir_all(&base).ok();
+        return;
+    }
+    let out = base.join("out");
+    let o = volfit(
+        &[
+            "calibrate",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--no-plots",
+        ],
+        "",
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let mut dirs: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    assert_eq!(dirs, ["X", "x-2", "x-3"]);
+    for (dir, file) in [("X", "X.csv"), ("x-2", "x.CSV"), ("x-3", "x.csv")] {
+        let r: Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join(dir).join("report.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            Path::new(r["input"].as_str().unwrap()),
+            input.join(file),
+            "{dir}"
+        );
+    }
+    // Different inputs, different surfaces: nothing mixed or overwritten.
+    let surfaces: BTreeSet<Vec<u8>> = dirs
+        .iter()
+        .map(|d| std::fs::read(out.join(d).join("surface.json")).unwrap())
+        .collect();
+    assert_eq!(surfaces.len(), 3);
+    for (file, dir) in [("x.CSV", "x-2"), ("x.csv", "x-3")] {
+        let note = stderr
+            .lines()
+            .find(|l| l.contains(&format!("{file} ->")))
+            .unwrap_or_else(|| panic!("no note for {file}: {stderr}"));
+        assert!(
+            note.contains(&format!("/{dir} (")) && note.contains("already taken by"),
+            "{note}"
+        );
+    }
+    assert!(!stderr.contains("X.csv ->"), "{stderr}");
+    assert_eq!(temporary_files(&out), Vec::<PathBuf>::new());
+    std::fs::remove_dir_all(&base).ok();
+}
+
+/// Two underlyings `x` and `X` in one file: two directories (`X`, then `x-2` in the sorted
+/// order of the chains), distinct even on a case-insensitive filesystem, each holding its
+/// own underlying's surface.
+#[test]
+fn underlyings_differing_in_case_get_two_directories() {
+    let base = tmp("case");
+    std::fs::create_dir_all(&base).unwrap();
+    let input = base.join("chain.csv");
+    std::fs::write(&input, chain_of_underlyings(&["x", "X"])).unwrap();
+    let out = base.join("out");
+    let o = volfit(
+        &[
+            "calibrate",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--no-plots",
+        ],
+        "",
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let dirs = underlying_dirs(&out);
+    assert_eq!(dirs.len(), 2, "{dirs:?}");
+    assert_eq!(dirs["X"], "X");
+    assert_eq!(dirs["x"], "x-2");
+    for (u, d) in &dirs {
+        assert_eq!(
+            FittedSurface::load(out.join(d).join("surface.json"))
+                .unwrap()
+                .underlying(),
+            u
+        );
+    }
+    assert!(
+        stderr.contains("underlying \"x\" ->") && stderr.contains("already taken by \"X\""),
+        "{stderr}"
+    );
+    assert_eq!(temporary_files(&out), Vec::<PathBuf>::new());
+    std::fs::remove_dir_all(&base).ok();
+}
+
+/// A reader of the outputs while `calibrate` rewrites them (20 times) only ever sees whole
+/// files: surface.json loads, report.json parses, report.html, a PNG and an SVG are complete.
+#[test]
+fn readers_never_see_a_partial_file() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let out = tmp("atomic");
+    let sample = root().join("data/sample_chain.csv");
+    let args = [
+        "calibrate",
+        sample.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    assert!(volfit(&args, "").status.success());
+    let stop = Arc::new(AtomicBool::new(false));
+    let reads = Arc::new(AtomicUsize::new(0));
+    let reader = {
+        let (out, stop, reads) = (out.clone(), Arc::clone(&stop), Arc::clone(&reads));
+        std::thread::spawn(move || {
+            let mut bad = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let read = |name: &str| std::fs::read(out.join(name)).unwrap();
+                if let Err(e) = FittedSurface::load(out.join("surface.json")) {
+                    bad.push(format!("surface.json: {e}"));
+                }
+                if let Err(e) = serde_json::from_slice::<Value>(&read("report.json")) {
+                    bad.push(format!("report.json: {e}"));
+                }
+                if !read("report.html").ends_with(b"</html>\n") {
+                    bad.push("report.html: truncated".into());
+                }
+                let png = read("plots/term_structure.png");
+                if !(png.starts_with(b"\x89PNG\r\n\x1a\n")
+                    && png.ends_with(b"IEND\xae\x42\x60\x82"))
+                {
+                    bad.push(format!(
+                        "term_structure.png: {} bytes, truncated",
+                        png.len()
+                    ));
+                }
+                if !read("plots/density.svg")
+                    .trim_ascii_end()
+                    .ends_with(b"</svg>")
+                {
+                    bad.push("density.svg: truncated".into());
+                }
+                reads.fetch_add(1, Ordering::Relaxed);
+            }
+            bad
+        })
+    };
+    for _ in 0..20 {
+        let o = volfit(&args, "");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let bad = reader.join().unwrap();
+    assert!(
+        bad.is_empty(),
+        "{} partial reads: {:?}",
+        bad.len(),
+        &bad[..bad.len().min(5)]
+    );
+    // The reader really ran during the rewrites.
+    assert!(
+        reads.load(Ordering::Relaxed) >= 20,
+        "{} reads",
+        reads.load(Ordering::Relaxed)
+    );
+    // And no temporary file is left.
+    assert_eq!(temporary_files(&out), Vec::<PathBuf>::new());
+    std::fs::remove_dir_all(&out).ok();
+}
+
+/// `volfit sample --out NAME` with no directory part writes into the current directory (the
+/// atomic write's temporary file goes there too, and is gone after).
+#[test]
+fn sample_into_the_current_directory() {
+    let dir = tmp("cwd");
+    std::fs::create_dir_all(&dir).unwrap();
+    let o = super::volfit_in(&dir, &["sample", "--out", "s.csv"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["s.csv"]);
+    assert_eq!(
+        std::fs::read(dir.join("s.csv")).unwrap(),
+        std::fs::read(root().join("data/sample_chain.csv")).unwrap()
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Runs `volfit ARGS` in `dir` with files limited to `blocks` × 512 bytes (`ulimit -f`) and
+/// `SIGXFSZ` ignored, so a write past the limit fails with `EFBIG` part-way through a file.
+#[cfg(target_os = "linux")]
+fn volfit_with_file_limit(dir: &Path, blocks: u32, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f \"$1\" || exit 99; shift; exec \"$@\"")
+        .arg("sh")
+        .arg(blocks.to_string())
+        .arg(env!("CARGO_BIN_EXE_volfit"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("spawn sh")
+}
+
+/// `volfit sample` over an existing file whose write fails part-way (file size limit): the
+/// old file is left as it was, byte for byte, and no temporary file is left beside it. (A
+/// plain `std::fs::write` would have left the first 512 bytes of the new file.)
+#[cfg(target_os = "linux")]
+#[test]
+fn sample_that_fails_to_write_keeps_the_old_file() {
+    let dir = tmp("sample-limit");
+    std::fs::create_dir_all(&dir).unwrap();
+    let o = super::volfit_in(&dir, &["sample", "--out", "s.csv", "--seed", "7"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let before = std::fs::read(dir.join("s.csv")).unwrap();
+    assert!(before.len() > 4 * 512);
+    let o = volfit_with_file_limit(&dir, 1, &["sample", "--out", "s.csv", "--seed", "8"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_ne!(o.status.code(), Some(99), "ulimit refused: {stderr}");
+    assert!(!o.status.success(), "the write should have failed");
+    assert!(
+        stderr.contains("cannot write s.csv") && stderr.contains("too large"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(dir.join("s.csv")).unwrap(), before);
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["s.csv"]);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `calibrate` re-run over a finished output directory on a changed input, with files limited
+/// to 64 KiB: surface.json (a few KiB) is replaced whole, the first chart (about 100 KiB of
+/// PNG) fails part-way and keeps its old bytes, the run exits non-zero, and every file in the
+/// directory is still whole (surface loads, JSON parses, each PNG decodes to its last chunk,
+/// each SVG and the page are closed); no temporary file is left.
+#[cfg(target_os = "linux")]
+#[test]
+fn calibrate_that_fails_to_write_leaves_only_whole_files() {
+    use std::collections::BTreeMap;
+    let base = tmp("calibrate-limit");
+    std::fs::create_dir_all(&base).unwrap();
+    let o = super::volfit_in(&base, &["sample", "--out", "in.csv", "--seed", "7"]);
+    assert!(o.status.success());
+    let args = ["calibrate", "in.csv", "--out", "out"];
+    let o = super::volfit_in(&base, &args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = base.join("out");
+    let snapshot = || -> BTreeMap<PathBuf, Vec<u8>> {
+        files_under(&out)
+            .into_iter()
+            .map(|f| {
+                let bytes = std::fs::read(&f).unwrap();
+                (f.strip_prefix(&out).unwrap().to_path_buf(), bytes)
+            })
+            .collect()
+    };
+    let before = snapshot();
+    assert!(before.keys().any(|f| f.starts_with("plots")));
+    // A new input: every output would change.
+    let o = super::volfit_in(&base, &["sample", "--out", "in.csv", "--seed", "8"]);
+    assert!(o.status.success());
+    let o = volfit_with_file_limit(&base, 128, &args);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_ne!(o.status.code(), Some(99), "ulimit refused: {stderr}");
+    assert!(!o.status.success(), "a write should have failed: {stderr}");
+    assert!(stderr.contains("too large"), "{stderr}");
+    let after = snapshot();
+    // The same files, no temporary one among them.
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>()
+    );
+    // The small surface.json was rewritten whole from the new input.
+    let surface = Path::new("surface.json");
+    assert_ne!(after[surface], before[surface]);
+    FittedSurface::load(out.join(surface)).unwrap();
+    // The chart whose write failed (named on stderr) kept its old bytes.
+    let failed = stderr
+        .split("chart ")
+        .nth(1)
+        .and_then(|s| s.split(": ").next())
+        .unwrap_or_else(|| panic!("no failed chart named: {stderr}"));
+    let failed = Path::new(failed).strip_prefix("out").unwrap();
+    assert_eq!(after[failed], before[failed], "{}", failed.display());
+    // Every file is whole.
+    for (f, bytes) in &after {
+        let name = f.display();
+        match f.extension().and_then(|e| e.to_str()) {
+            Some("json") => {
+                serde_json::from_slice::<Value>(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
+            Some("html") => assert!(bytes.ends_with(b"</html>\n"), "{name}"),
+            Some("svg") => assert!(bytes.trim_ascii_end().ends_with(b"</svg>"), "{name}"),
+            Some("png") => {
+                let mut r = png::Decoder::new(std::io::Cursor::new(bytes))
+                    .read_info()
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                let mut buf = vec![0; r.output_buffer_size()];
+                r.next_frame(&mut buf)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                r.finish().unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
+            _ => panic!("unexpected file {name}"),
+        }
+    }
+    std::fs::remove_dir_all(&base).ok();
+}
