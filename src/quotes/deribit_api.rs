@@ -28,7 +28,7 @@
 //!   that move a little between rows of one expiry.
 
 use super::deribit::{TICK, parse_instrument};
-use super::util::{Columns, Lines, cell, csv_reader, next_record, num, opt_num, premium};
+use super::util::{Columns, CsvLines, cell, csv_reader, next_record, num, opt_num, premium};
 use super::{Chain, Format, IngestError, IngestReport, OptionQuote, Premium};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -77,7 +77,7 @@ pub(crate) fn read(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport)
 
     let mut report = IngestReport::new(path, Format::DeribitApi);
     let mut by_currency: BTreeMap<String, Acc> = BTreeMap::new();
-    let mut lines = Lines::new(text);
+    let mut lines = CsvLines::new(text);
     let mut rec = csv::StringRecord::new();
     while next_record(&mut rdr, &mut rec, path, text)? {
         let line = lines.of(&rec);

@@ -28,6 +28,7 @@ pub mod parity;
 pub(crate) mod util;
 
 pub use format::Format;
+pub use util::CsvLines;
 
 use crate::black::OptionKind;
 use chrono::{DateTime, Utc};
