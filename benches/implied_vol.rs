@@ -136,6 +136,39 @@ fn bench(c: &mut Criterion) {
         });
     });
     g.finish();
+
+    // The forward direction on the same options: the price function's hot path.
+    let vols: Vec<f64> = (0..N)
+        .map(|i| {
+            implied_vol(
+                inp.kinds[i],
+                inp.prices[i],
+                inp.forwards[i],
+                inp.strikes[i],
+                inp.times[i],
+            )
+            .unwrap_or(0.2)
+        })
+        .collect();
+    let mut g = c.benchmark_group("black_price_100k");
+    g.throughput(Throughput::Elements(N as u64));
+    g.sample_size(20);
+    g.bench_function("volfit_black_price", |b| {
+        b.iter(|| {
+            let mut acc = 0.0;
+            for i in 0..N {
+                acc += black_price(
+                    inp.kinds[i],
+                    black_box(inp.forwards[i]),
+                    inp.strikes[i],
+                    inp.times[i],
+                    vols[i],
+                );
+            }
+            black_box(acc)
+        });
+    });
+    g.finish();
 }
 
 criterion_group!(benches, bench);

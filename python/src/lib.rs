@@ -1,7 +1,9 @@
 //! `volfit._volfit`: the native half of the `volfit` Python package (PyO3 + rust-numpy).
 //!
 //! Thin wrappers over the Rust library: arrays in, arrays out, the GIL released while Rust
-//! works, and every Rust error raised as `volfit.VolfitError` with its message. Broadcasting,
+//! works, and every Rust error raised as `volfit.VolfitError` with its message. Every exported
+//! function runs inside [`guard`]: a Rust panic (a bug) is raised as `volfit.InternalError`, a
+//! subclass of `VolfitError`, never as PyO3's `PanicException`. Broadcasting,
 //! pandas and the friendlier signatures live in the Python half (`pysrc/volfit/__init__.py`).
 
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
@@ -28,8 +30,38 @@ create_exception!(
     "An error from volfit's Rust core; the message says what and where."
 );
 
+create_exception!(
+    _volfit,
+    InternalError,
+    VolfitError,
+    "A bug in volfit's Rust core (a Rust panic, caught at the boundary): the message says \
+     where; please report it."
+);
+
 fn err(e: impl std::fmt::Display) -> PyErr {
     VolfitError::new_err(e.to_string())
+}
+
+/// The message of a panic payload (`panic!` gives a `&str` or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
+}
+
+/// Runs the body of an exported function with Rust panics caught: a panic becomes
+/// `volfit.InternalError` (a `VolfitError`), never PyO3's `PanicException`, which derives from
+/// `BaseException` and slips past `except Exception`. Panics inside `py.detach` reach this
+/// too (PyO3 resumes them after taking the GIL back).
+fn guard<T>(body: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or_else(|payload| {
+        Err(InternalError::new_err(format!(
+            "internal error in volfit (please report it): {}",
+            panic_message(&*payload)
+        )))
+    })
 }
 
 fn kind(call: bool) -> OptionKind {
@@ -65,35 +97,37 @@ fn implied_vol<'py>(
     strike: PyReadonlyArray1<'py, f64>,
     t: PyReadonlyArray1<'py, f64>,
 ) -> PyResult<IvResult<'py>> {
-    let (c, p, f, k, tt) = (
-        is_call.as_slice()?,
-        price.as_slice()?,
-        forward.as_slice()?,
-        strike.as_slice()?,
-        t.as_slice()?,
-    );
-    same_len(c.len(), &[p.len(), f.len(), k.len(), tt.len()])?;
-    let (vols, codes, names) = py.detach(move || {
-        let mut vols = Vec::with_capacity(c.len());
-        let mut codes = vec![0u8; c.len()];
-        let mut names: Vec<&'static str> = Vec::new();
-        for i in 0..c.len() {
-            match volfit::implied_vol(kind(c[i]), p[i], f[i], k[i], tt[i]) {
-                Ok(v) => vols.push(v),
-                Err(e) => {
-                    vols.push(f64::NAN);
-                    let r = e.reason();
-                    let j = names.iter().position(|n| *n == r).unwrap_or_else(|| {
-                        names.push(r);
-                        names.len() - 1
-                    });
-                    codes[i] = u8::try_from(j + 1).unwrap_or(u8::MAX);
+    guard(|| {
+        let (c, p, f, k, tt) = (
+            is_call.as_slice()?,
+            price.as_slice()?,
+            forward.as_slice()?,
+            strike.as_slice()?,
+            t.as_slice()?,
+        );
+        same_len(c.len(), &[p.len(), f.len(), k.len(), tt.len()])?;
+        let (vols, codes, names) = py.detach(move || {
+            let mut vols = Vec::with_capacity(c.len());
+            let mut codes = vec![0u8; c.len()];
+            let mut names: Vec<&'static str> = Vec::new();
+            for i in 0..c.len() {
+                match volfit::implied_vol(kind(c[i]), p[i], f[i], k[i], tt[i]) {
+                    Ok(v) => vols.push(v),
+                    Err(e) => {
+                        vols.push(f64::NAN);
+                        let r = e.reason();
+                        let j = names.iter().position(|n| *n == r).unwrap_or_else(|| {
+                            names.push(r);
+                            names.len() - 1
+                        });
+                        codes[i] = u8::try_from(j + 1).unwrap_or(u8::MAX);
+                    }
                 }
             }
-        }
-        (vols, codes, names)
-    });
-    Ok((vols.into_pyarray(py), codes.into_pyarray(py), names))
+            (vols, codes, names)
+        });
+        Ok((vols.into_pyarray(py), codes.into_pyarray(py), names))
+    })
 }
 
 /// Undiscounted Black-76 prices.
@@ -106,20 +140,22 @@ fn black_price<'py>(
     t: PyReadonlyArray1<'py, f64>,
     vol: PyReadonlyArray1<'py, f64>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-    let (c, f, k, tt, v) = (
-        is_call.as_slice()?.to_vec(),
-        forward.as_slice()?.to_vec(),
-        strike.as_slice()?.to_vec(),
-        t.as_slice()?.to_vec(),
-        vol.as_slice()?.to_vec(),
-    );
-    same_len(c.len(), &[f.len(), k.len(), tt.len(), v.len()])?;
-    let out = py.detach(move || {
-        (0..c.len())
-            .map(|i| volfit::black_price(kind(c[i]), f[i], k[i], tt[i], v[i]))
-            .collect::<Vec<f64>>()
-    });
-    Ok(out.into_pyarray(py))
+    guard(|| {
+        let (c, f, k, tt, v) = (
+            is_call.as_slice()?.to_vec(),
+            forward.as_slice()?.to_vec(),
+            strike.as_slice()?.to_vec(),
+            t.as_slice()?.to_vec(),
+            vol.as_slice()?.to_vec(),
+        );
+        same_len(c.len(), &[f.len(), k.len(), tt.len(), v.len()])?;
+        let out = py.detach(move || {
+            (0..c.len())
+                .map(|i| volfit::black_price(kind(c[i]), f[i], k[i], tt[i], v[i]))
+                .collect::<Vec<f64>>()
+        });
+        Ok(out.into_pyarray(py))
+    })
 }
 
 fn expansion(name: &str) -> PyResult<SabrExpansion> {
@@ -141,22 +177,24 @@ fn sabr_vol<'py>(
     shift: f64,
     expansion_name: &str,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-    let e = expansion(expansion_name)?;
-    let s = SabrParams {
-        alpha,
-        beta,
-        rho,
-        nu,
-        shift,
-        forward,
-        t,
-        expansion: e,
-    }
-    .build()
-    .map_err(err)?;
-    let k = strike.as_slice()?.to_vec();
-    let out = py.detach(move || k.iter().map(|&k| s.vol(k)).collect::<Vec<f64>>());
-    Ok(out.into_pyarray(py))
+    guard(|| {
+        let e = expansion(expansion_name)?;
+        let s = SabrParams {
+            alpha,
+            beta,
+            rho,
+            nu,
+            shift,
+            forward,
+            t,
+            expansion: e,
+        }
+        .build()
+        .map_err(err)?;
+        let k = strike.as_slice()?.to_vec();
+        let out = py.detach(move || k.iter().map(|&k| s.vol(k)).collect::<Vec<f64>>());
+        Ok(out.into_pyarray(py))
+    })
 }
 
 fn optimizer(name: &str) -> PyResult<Optimizer> {
@@ -189,15 +227,17 @@ fn fit_svi_json(
     t: f64,
     optimizer_name: &str,
 ) -> PyResult<String> {
-    let slice = slice_from(strikes.as_slice()?, vols.as_slice()?, forward, t, false)?;
-    let opts = FitOptions {
-        optimizer: optimizer(optimizer_name)?,
-        ..FitOptions::default()
-    };
-    let fit = py
-        .detach(move || volfit::fit_svi(&slice, &opts))
-        .map_err(err)?;
-    serde_json::to_string(&fit).map_err(err)
+    guard(|| {
+        let slice = slice_from(strikes.as_slice()?, vols.as_slice()?, forward, t, false)?;
+        let opts = FitOptions {
+            optimizer: optimizer(optimizer_name)?,
+            ..FitOptions::default()
+        };
+        let fit = py
+            .detach(move || volfit::fit_svi(&slice, &opts))
+            .map_err(err)?;
+        serde_json::to_string(&fit).map_err(err)
+    })
 }
 
 /// SABR fit of one smile (Black vols, or normal vols with `normal`): JSON
@@ -214,23 +254,25 @@ fn fit_sabr_json(
     normal: bool,
     optimizer_name: &str,
 ) -> PyResult<String> {
-    let slice = slice_from(strikes.as_slice()?, vols.as_slice()?, forward, t, normal)?;
-    let opts = FitOptions {
-        optimizer: optimizer(optimizer_name)?,
-        sabr: SabrOptions {
-            beta: if beta.is_nan() {
-                SabrBeta::Default
-            } else {
-                SabrBeta::Fixed(beta)
+    guard(|| {
+        let slice = slice_from(strikes.as_slice()?, vols.as_slice()?, forward, t, normal)?;
+        let opts = FitOptions {
+            optimizer: optimizer(optimizer_name)?,
+            sabr: SabrOptions {
+                beta: if beta.is_nan() {
+                    SabrBeta::Default
+                } else {
+                    SabrBeta::Fixed(beta)
+                },
+                ..SabrOptions::default()
             },
-            ..SabrOptions::default()
-        },
-        ..FitOptions::default()
-    };
-    let fit = py
-        .detach(move || volfit::fit_sabr(&slice, &opts))
-        .map_err(err)?;
-    serde_json::to_string(&fit).map_err(err)
+            ..FitOptions::default()
+        };
+        let fit = py
+            .detach(move || volfit::fit_sabr(&slice, &opts))
+            .map_err(err)?;
+        serde_json::to_string(&fit).map_err(err)
+    })
 }
 
 fn format(name: &str) -> PyResult<Format> {
@@ -282,47 +324,50 @@ fn read_chain<'py>(
     fmt: &str,
     underlying: Option<&str>,
 ) -> PyResult<(Bound<'py, PyDict>, String)> {
-    let (chain, ingest, _) = py.detach(|| pick(path, fmt, underlying))?;
-    let q = &chain.quotes;
-    let d = PyDict::new(py);
-    let col =
-        |f: &dyn Fn(&volfit::quotes::OptionQuote) -> f64| -> Vec<f64> { q.iter().map(f).collect() };
-    d.set_item("underlying", vec![chain.underlying.clone(); q.len()])?;
-    d.set_item(
-        "symbol",
-        q.iter().map(|x| x.symbol.clone()).collect::<Vec<_>>(),
-    )?;
-    d.set_item(
-        "expiry",
-        q.iter().map(|x| x.expiry.to_rfc3339()).collect::<Vec<_>>(),
-    )?;
-    d.set_item(
-        "kind",
-        q.iter().map(|x| x.kind.to_string()).collect::<Vec<_>>(),
-    )?;
-    d.set_item("strike", col(&|x| x.strike).into_pyarray(py))?;
-    d.set_item("bid", col(&|x| x.bid.unwrap_or(f64::NAN)).into_pyarray(py))?;
-    d.set_item("ask", col(&|x| x.ask.unwrap_or(f64::NAN)).into_pyarray(py))?;
-    d.set_item(
-        "mark",
-        col(&|x| x.mark.unwrap_or(f64::NAN)).into_pyarray(py),
-    )?;
-    d.set_item(
-        "mark_iv",
-        col(&|x| x.mark_iv.unwrap_or(f64::NAN)).into_pyarray(py),
-    )?;
-    d.set_item(
-        "forward",
-        col(&|x| x.forward.unwrap_or(f64::NAN)).into_pyarray(py),
-    )?;
-    d.set_item(
-        "line",
-        q.iter()
-            .map(|x| x.line)
-            .collect::<Vec<u64>>()
-            .into_pyarray(py),
-    )?;
-    Ok((d, serde_json::to_string(&ingest).map_err(err)?))
+    guard(|| {
+        let (chain, ingest, _) = py.detach(|| pick(path, fmt, underlying))?;
+        let q = &chain.quotes;
+        let d = PyDict::new(py);
+        let col = |f: &dyn Fn(&volfit::quotes::OptionQuote) -> f64| -> Vec<f64> {
+            q.iter().map(f).collect()
+        };
+        d.set_item("underlying", vec![chain.underlying.clone(); q.len()])?;
+        d.set_item(
+            "symbol",
+            q.iter().map(|x| x.symbol.clone()).collect::<Vec<_>>(),
+        )?;
+        d.set_item(
+            "expiry",
+            q.iter().map(|x| x.expiry.to_rfc3339()).collect::<Vec<_>>(),
+        )?;
+        d.set_item(
+            "kind",
+            q.iter().map(|x| x.kind.to_string()).collect::<Vec<_>>(),
+        )?;
+        d.set_item("strike", col(&|x| x.strike).into_pyarray(py))?;
+        d.set_item("bid", col(&|x| x.bid.unwrap_or(f64::NAN)).into_pyarray(py))?;
+        d.set_item("ask", col(&|x| x.ask.unwrap_or(f64::NAN)).into_pyarray(py))?;
+        d.set_item(
+            "mark",
+            col(&|x| x.mark.unwrap_or(f64::NAN)).into_pyarray(py),
+        )?;
+        d.set_item(
+            "mark_iv",
+            col(&|x| x.mark_iv.unwrap_or(f64::NAN)).into_pyarray(py),
+        )?;
+        d.set_item(
+            "forward",
+            col(&|x| x.forward.unwrap_or(f64::NAN)).into_pyarray(py),
+        )?;
+        d.set_item(
+            "line",
+            q.iter()
+                .map(|x| x.line)
+                .collect::<Vec<u64>>()
+                .into_pyarray(py),
+        )?;
+        Ok((d, serde_json::to_string(&ingest).map_err(err)?))
+    })
 }
 
 fn model(name: &str) -> PyResult<SurfaceModel> {
@@ -369,32 +414,34 @@ impl Surface {
         model_name: &str,
         optimizer_name: &str,
     ) -> PyResult<Surface> {
-        let opts = SurfaceOptions {
-            model: model(model_name)?,
-            fit: FitOptions {
-                optimizer: optimizer(optimizer_name)?,
-                ..FitOptions::default()
-            },
-            ..SurfaceOptions::default()
-        };
-        py.detach(|| {
-            let clock = Instant::now();
-            let (chain, ingest, ingest_micros) = pick(path, fmt, underlying)?;
-            let (surface, report) = calibrate_surface(&chain, &opts).map_err(err)?;
-            let run = RunReport::new(
-                path,
-                &ingest,
-                &chain,
-                &report,
-                ingest_micros,
-                clock.elapsed().as_secs_f64() * 1e6,
-            );
-            Ok(Surface {
-                inner: surface,
-                report: Some(run),
-                fit_report: Some(report),
-                chain: Some(chain),
-                opts,
+        guard(|| {
+            let opts = SurfaceOptions {
+                model: model(model_name)?,
+                fit: FitOptions {
+                    optimizer: optimizer(optimizer_name)?,
+                    ..FitOptions::default()
+                },
+                ..SurfaceOptions::default()
+            };
+            py.detach(|| {
+                let clock = Instant::now();
+                let (chain, ingest, ingest_micros) = pick(path, fmt, underlying)?;
+                let (surface, report) = calibrate_surface(&chain, &opts).map_err(err)?;
+                let run = RunReport::new(
+                    path,
+                    &ingest,
+                    &chain,
+                    &report,
+                    ingest_micros,
+                    clock.elapsed().as_secs_f64() * 1e6,
+                );
+                Ok(Surface {
+                    inner: surface,
+                    report: Some(run),
+                    fit_report: Some(report),
+                    chain: Some(chain),
+                    opts,
+                })
             })
         })
     }
@@ -402,18 +449,20 @@ impl Surface {
     /// Loads `surface.json`.
     #[staticmethod]
     fn load(path: &str) -> PyResult<Surface> {
-        Ok(Surface {
-            inner: FittedSurface::load(path).map_err(err)?,
-            report: None,
-            fit_report: None,
-            chain: None,
-            opts: SurfaceOptions::default(),
+        guard(|| {
+            Ok(Surface {
+                inner: FittedSurface::load(path).map_err(err)?,
+                report: None,
+                fit_report: None,
+                chain: None,
+                opts: SurfaceOptions::default(),
+            })
         })
     }
 
     /// Writes `surface.json`.
     fn save(&self, path: &str) -> PyResult<()> {
-        self.inner.save(path).map_err(err)
+        guard(|| self.inner.save(path).map_err(err))
     }
 
     /// Implied vols at (strike, t) pairs.
@@ -423,8 +472,10 @@ impl Surface {
         strike: PyReadonlyArray1<'py, f64>,
         t: PyReadonlyArray1<'py, f64>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let s = &self.inner;
-        map2(py, strike, t, |k, t| s.vol(k, t))
+        guard(|| {
+            let s = &self.inner;
+            map2(py, strike, t, |k, t| s.vol(k, t))
+        })
     }
 
     /// Total variance at (k, t) pairs, k = ln(K/F(t)).
@@ -434,8 +485,10 @@ impl Surface {
         k: PyReadonlyArray1<'py, f64>,
         t: PyReadonlyArray1<'py, f64>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let s = &self.inner;
-        map2(py, k, t, |k, t| s.total_variance(k, t))
+        guard(|| {
+            let s = &self.inner;
+            map2(py, k, t, |k, t| s.total_variance(k, t))
+        })
     }
 
     /// Dupire local vols at (strike, t) pairs (NaN where undefined).
@@ -445,8 +498,10 @@ impl Surface {
         strike: PyReadonlyArray1<'py, f64>,
         t: PyReadonlyArray1<'py, f64>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let s = &self.inner;
-        map2(py, strike, t, |k, t| s.local_vol(k, t).unwrap_or(f64::NAN))
+        guard(|| {
+            let s = &self.inner;
+            map2(py, strike, t, |k, t| s.local_vol(k, t).unwrap_or(f64::NAN))
+        })
     }
 
     /// Risk-neutral density at (strike, t) pairs.
@@ -456,8 +511,10 @@ impl Surface {
         strike: PyReadonlyArray1<'py, f64>,
         t: PyReadonlyArray1<'py, f64>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let s = &self.inner;
-        map2(py, strike, t, |k, t| s.density(k, t))
+        guard(|| {
+            let s = &self.inner;
+            map2(py, strike, t, |k, t| s.density(k, t))
+        })
     }
 
     /// Forwards at times `t`.
@@ -466,28 +523,32 @@ impl Surface {
         py: Python<'py>,
         t: PyReadonlyArray1<'py, f64>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let s = &self.inner;
-        let t = t.as_slice()?.to_vec();
-        let out = py.detach(move || t.iter().map(|&t| s.forward(t)).collect::<Vec<f64>>());
-        Ok(out.into_pyarray(py))
+        guard(|| {
+            let s = &self.inner;
+            let t = t.as_slice()?.to_vec();
+            let out = py.detach(move || t.iter().map(|&t| s.forward(t)).collect::<Vec<f64>>());
+            Ok(out.into_pyarray(py))
+        })
     }
 
     /// The expiries with their models, as JSON.
     fn slices_json(&self) -> PyResult<String> {
-        serde_json::to_string(self.inner.slices()).map_err(err)
+        guard(|| serde_json::to_string(self.inner.slices()).map_err(err))
     }
 
     /// The run report (report.json) as JSON, when the surface was calibrated here.
     fn report_json(&self) -> PyResult<Option<String>> {
-        self.report
-            .as_ref()
-            .map(|r| serde_json::to_string(r).map_err(err))
-            .transpose()
+        guard(|| {
+            self.report
+                .as_ref()
+                .map(|r| serde_json::to_string(r).map_err(err))
+                .transpose()
+        })
     }
 
     /// The arbitrage check of the surface as JSON.
     fn check_json(&self) -> PyResult<String> {
-        serde_json::to_string(&self.inner.arbitrage_check()).map_err(err)
+        guard(|| serde_json::to_string(&self.inner.arbitrage_check()).map_err(err))
     }
 
     /// Draws the charts (and report.html when the surface was calibrated here) into `dir`;
@@ -500,56 +561,58 @@ impl Surface {
         formats: Vec<String>,
         overlay: Option<&str>,
     ) -> PyResult<Vec<String>> {
-        let fmts = formats
-            .iter()
-            .map(|f| match f.to_ascii_lowercase().as_str() {
-                "png" => Ok(ImageFormat::Png),
-                "svg" => Ok(ImageFormat::Svg),
-                other => Err(err(format!(
-                    "unknown image format {other:?}: expected png or svg"
-                ))),
-            })
-            .collect::<PyResult<Vec<_>>>()?;
-        let Some(sr) = &self.fit_report else {
-            return Err(err(
-                "charts need the fit report: calibrate the surface with volfit.calibrate_surface",
-            ));
-        };
-        let overlay_model = overlay.map(model).transpose()?;
-        py.detach(|| {
-            let chain = self.chain.as_ref().ok_or_else(|| err("no chain"))?;
-            let other = match overlay_model {
-                Some(m) => Some(
-                    calibrate_surface(
-                        chain,
-                        &SurfaceOptions {
-                            model: m,
-                            ..self.opts.clone()
-                        },
-                    )
-                    .map_err(err)?,
-                ),
-                None => None,
-            };
-            let name = overlay.unwrap_or("");
-            let dirp = PathBuf::from(dir);
-            let charts = render_all(
-                &ChartInput {
-                    surface: &self.inner,
-                    report: sr,
-                    overlay: other.as_ref().map(|(s, _)| (name, s)),
-                },
-                &dirp.join("plots"),
-                &fmts,
-            )
-            .map_err(err)?;
-            write_report_html(&dirp.join("report.html"), sr, &charts).map_err(err)?;
-            let mut files: Vec<String> = charts
+        guard(|| {
+            let fmts = formats
                 .iter()
-                .flat_map(|c| c.files.iter().map(|p| p.display().to_string()))
-                .collect();
-            files.push(dirp.join("report.html").display().to_string());
-            Ok(files)
+                .map(|f| match f.to_ascii_lowercase().as_str() {
+                    "png" => Ok(ImageFormat::Png),
+                    "svg" => Ok(ImageFormat::Svg),
+                    other => Err(err(format!(
+                        "unknown image format {other:?}: expected png or svg"
+                    ))),
+                })
+                .collect::<PyResult<Vec<_>>>()?;
+            let Some(sr) = &self.fit_report else {
+                return Err(err(
+                    "charts need the fit report: calibrate the surface with volfit.calibrate_surface",
+                ));
+            };
+            let overlay_model = overlay.map(model).transpose()?;
+            py.detach(|| {
+                let chain = self.chain.as_ref().ok_or_else(|| err("no chain"))?;
+                let other = match overlay_model {
+                    Some(m) => Some(
+                        calibrate_surface(
+                            chain,
+                            &SurfaceOptions {
+                                model: m,
+                                ..self.opts.clone()
+                            },
+                        )
+                        .map_err(err)?,
+                    ),
+                    None => None,
+                };
+                let name = overlay.unwrap_or("");
+                let dirp = PathBuf::from(dir);
+                let charts = render_all(
+                    &ChartInput {
+                        surface: &self.inner,
+                        report: sr,
+                        overlay: other.as_ref().map(|(s, _)| (name, s)),
+                    },
+                    &dirp.join("plots"),
+                    &fmts,
+                )
+                .map_err(err)?;
+                write_report_html(&dirp.join("report.html"), sr, &charts).map_err(err)?;
+                let mut files: Vec<String> = charts
+                    .iter()
+                    .flat_map(|c| c.files.iter().map(|p| p.display().to_string()))
+                    .collect();
+                files.push(dirp.join("report.html").display().to_string());
+                Ok(files)
+            })
         })
     }
 }
@@ -557,28 +620,74 @@ impl Surface {
 /// The native module.
 #[pymodule]
 fn _volfit(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("VolfitError", m.py().get_type::<VolfitError>())?;
-    m.add_function(wrap_pyfunction!(implied_vol, m)?)?;
-    m.add_function(wrap_pyfunction!(black_price, m)?)?;
-    m.add_function(wrap_pyfunction!(sabr_vol, m)?)?;
-    m.add_function(wrap_pyfunction!(fit_svi_json, m)?)?;
-    m.add_function(wrap_pyfunction!(fit_sabr_json, m)?)?;
-    m.add_function(wrap_pyfunction!(read_chain, m)?)?;
-    m.add_class::<Surface>()?;
-    // The lists the library declares once, for the Python side to offer and check.
-    let names = |v: Vec<&'static str>| v;
-    m.add(
-        "MODELS",
-        names(SurfaceModel::ALL.iter().map(|x| x.name()).collect()),
-    )?;
-    m.add(
-        "OPTIMIZERS",
-        names(Optimizer::ALL.iter().map(|x| x.name()).collect()),
-    )?;
-    m.add("FORMATS", Format::names())?;
-    m.add(
-        "SABR_EXPANSIONS",
-        names(SabrExpansion::ALL.iter().map(|x| x.name()).collect()),
-    )?;
-    Ok(())
+    guard(|| {
+        m.add("VolfitError", m.py().get_type::<VolfitError>())?;
+        m.add("InternalError", m.py().get_type::<InternalError>())?;
+        m.add_function(wrap_pyfunction!(implied_vol, m)?)?;
+        m.add_function(wrap_pyfunction!(black_price, m)?)?;
+        m.add_function(wrap_pyfunction!(sabr_vol, m)?)?;
+        m.add_function(wrap_pyfunction!(fit_svi_json, m)?)?;
+        m.add_function(wrap_pyfunction!(fit_sabr_json, m)?)?;
+        m.add_function(wrap_pyfunction!(read_chain, m)?)?;
+        m.add_class::<Surface>()?;
+        // The lists the library declares once, for the Python side to offer and check.
+        let names = |v: Vec<&'static str>| v;
+        m.add(
+            "MODELS",
+            names(SurfaceModel::ALL.iter().map(|x| x.name()).collect()),
+        )?;
+        m.add(
+            "OPTIMIZERS",
+            names(Optimizer::ALL.iter().map(|x| x.name()).collect()),
+        )?;
+        m.add("FORMATS", Format::names())?;
+        m.add(
+            "SABR_EXPANSIONS",
+            names(SabrExpansion::ALL.iter().map(|x| x.name()).collect()),
+        )?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pyo3::panic::PanicException;
+
+    /// The body of an exported function.
+    type Body<'a> = Box<dyn FnOnce() -> PyResult<()> + 'a>;
+
+    /// A panic anywhere in an exported body, also inside `py.detach`, comes out as
+    /// `InternalError` (a `VolfitError`, an `Exception`) with the panic's message; results and
+    /// ordinary errors pass through unchanged.
+    #[test]
+    fn a_panic_becomes_internal_error_never_panic_exception() {
+        Python::initialize();
+        Python::attach(|py| {
+            let cases: [(&str, Body<'_>); 3] = [
+                ("boom at 42", Box::new(|| panic!("boom at {}", 42))),
+                ("plain str", Box::new(|| std::panic::panic_any("plain str"))),
+                (
+                    "inside detach",
+                    Box::new(move || py.detach(|| -> PyResult<()> { panic!("inside detach") })),
+                ),
+            ];
+            for (msg, body) in cases {
+                let e = guard(body).unwrap_err();
+                assert!(e.is_instance_of::<InternalError>(py), "{msg}");
+                assert!(e.is_instance_of::<VolfitError>(py), "{msg}");
+                assert!(e.is_instance_of::<PyException>(py), "{msg}");
+                assert!(!e.is_instance_of::<PanicException>(py), "{msg}");
+                let text = e.value(py).to_string();
+                assert!(
+                    text.contains(msg) && text.contains("internal error"),
+                    "{text}"
+                );
+            }
+            assert_eq!(guard(|| Ok(3)).unwrap(), 3);
+            let e = guard(|| -> PyResult<()> { Err(err("no such file")) }).unwrap_err();
+            assert!(e.is_instance_of::<VolfitError>(py) && !e.is_instance_of::<InternalError>(py));
+            assert_eq!(e.value(py).to_string(), "no such file");
+        });
+    }
 }

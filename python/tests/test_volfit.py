@@ -156,3 +156,71 @@ def test_invalid_queries_are_nan_and_lists_come_from_the_library():
         assert volfit.calibrate_surface(SAMPLE, model=model).check() is not None
     with pytest.raises(volfit.VolfitError, match="expected svi, ssvi, essvi, sabr"):
         volfit.calibrate_surface(SAMPLE, model="heston")
+
+
+def _no_panic(call):
+    """Runs ``call``: it returns, or raises a VolfitError; anything else (PyO3's
+    ``PanicException`` is a ``BaseException``) fails the test."""
+    try:
+        return call()
+    except volfit.VolfitError:
+        return None
+    except BaseException as e:  # noqa: BLE001 - the point is to see what leaks
+        pytest.fail(f"{type(e).__module__}.{type(e).__name__} leaked: {e}")
+
+
+def test_internal_error_is_a_volfit_error():
+    assert issubclass(volfit.InternalError, volfit.VolfitError)
+    assert issubclass(volfit.InternalError, Exception)
+
+
+def test_hostile_inputs_give_values_or_volfit_errors_never_panics(tmp_path):
+    inf, nan = float("inf"), float("nan")
+    extreme = np.array([0.0, -1.0, nan, inf, -inf, 5e-324, 1e-300, 1e300, 1.7976931348623157e308])
+    empty = np.array([], dtype=np.float64)
+    for args in [(extreme, 100.0, 100.0, 1.0), (1.0, extreme, 100.0, 1.0),
+                 (1.0, 100.0, extreme, 1.0), (1.0, 100.0, 100.0, extreme), (empty,) * 4]:
+        v = _no_panic(lambda: volfit.implied_vol("call", *args))
+        assert v is not None and not np.any(np.isinf(v)) and not np.any(np.asarray(v) == 0.0)
+        p = _no_panic(lambda: volfit.black_price("put", *args))
+        assert p is not None and not np.any(np.isinf(p))
+    for ex in volfit.SABR_EXPANSIONS:
+        for beta in [0.0, 0.5, 1.0]:
+            v = _no_panic(lambda: volfit.sabr_vol(extreme, 0.03, 1.0, 0.03, beta, -0.3, 0.4,
+                                                  expansion=ex))
+            if v is not None:
+                assert not np.any(np.isinf(v)) and not np.any(v <= 0.0), (ex, beta, v)
+    for k, v in [(empty, empty), ([100.0], [0.2]), ([90.0, 100.0, 110.0], [nan, 0.2, inf]),
+                 ([-1.0, 0.0, 1e308], [0.2, 0.2, 0.2]), ([90.0, 110.0], [0.2])]:
+        _no_panic(lambda: volfit.fit_svi(k, v, 100.0, 0.5))
+        _no_panic(lambda: volfit.fit_sabr(k, v, 100.0, 0.5))
+        _no_panic(lambda: volfit.fit_sabr(k, v, 100.0, 0.5, normal=True))
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "binary.csv").write_bytes(bytes(range(256)) * 4)
+    (tmp_path / "header.csv").write_bytes(b"kind,price,forward,strike,t\r\ncall,\xff,1,1,1\r\n")
+    for path in [tmp_path, tmp_path / "empty.csv", tmp_path / "binary.csv", tmp_path / "header.csv"]:
+        for fmt in volfit.FORMATS:
+            _no_panic(lambda: volfit.read_chain(path, format=fmt))
+            _no_panic(lambda: volfit.calibrate_surface(path, format=fmt))
+    s = volfit.calibrate_surface(SAMPLE, model="sabr")
+    for q in [s.vol, s.local_vol, s.density]:
+        out = _no_panic(lambda: q(extreme[:, None], extreme[None, :]))
+        assert out is not None and not np.any(np.isinf(out))
+    assert not np.any(np.isinf(_no_panic(lambda: s.total_variance(extreme[:, None], extreme))))
+    # The issue's extreme queries: a finite positive vol or NaN, never 0 or inf.
+    v = s.vol(np.array([1e308, 100_000.0, 100_000.0, 100_000.0]),
+              np.array([0.5, 1e5, 1e300, 5e-324]))
+    assert np.all(np.isnan(v) | ((v > 0.0) & np.isfinite(v))), v
+    assert v[3] > 0.0
+
+
+def test_extreme_scales_through_python():
+    # σ(λP, λF, λK) = σ(P, F, K). At the money σ = 2√2·erfinv(P/F) in closed form; mpmath at
+    # the exact binary inputs: 0.25132269371014806842…, …07594…, …05926… (P/F differs in the
+    # last bits between the three).
+    v = volfit.implied_vol("call", [10.0, 1e154, 1e-201], [100.0, 1e155, 1e-200],
+                           [100.0, 1e155, 1e-200], 1.0)
+    want = np.array([0.25132269371014806842, 0.25132269371014807594, 0.25132269371014805926])
+    assert np.all(np.abs(v / want - 1.0) <= 4 * np.finfo(float).eps), v / want - 1.0
+    v, reasons = volfit.implied_vol("call", 1e-300, 1e10, 1e10, 1.0, return_reasons=True)
+    assert math.isnan(v) and reasons == "unrepresentable"

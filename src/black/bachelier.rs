@@ -14,7 +14,7 @@
 use super::special::{
     FRAC_1_SQRT_2PI, LN_SQRT_2PI, SQRT_2PI, SQRT_PI_OVER_2, erfcx, erfcx_deficit, norm_cdf,
 };
-use super::{Greeks, ImpliedVolError, Input, OptionKind};
+use super::{Greeks, ImpliedVolError, Input, OptionKind, nonnegative_finite};
 
 /// `m(u) = 1 − u·Φ(−u)/φ(u)` for `u ≥ 0`.
 #[inline]
@@ -30,6 +30,11 @@ fn mills(u: f64) -> f64 {
 
 /// Undiscounted Bachelier price with normal volatility `vol` (absolute units per √year).
 ///
+/// NaN where no answer exists: a forward or strike that is not finite, or a time or volatility
+/// that is negative or not finite (never the intrinsic value, which would read as a price);
+/// also where the price is beyond the range of doubles (`|F − K|` or `σ√T` overflowing, e.g.
+/// `F = 10³⁰⁸`, `K = −10³⁰⁸`), never ±inf.
+///
 /// ```
 /// use volfit::black::bachelier_price;
 /// use volfit::OptionKind;
@@ -39,19 +44,37 @@ fn mills(u: f64) -> f64 {
 /// // Negative forwards and strikes are fine.
 /// let q = bachelier_price(OptionKind::Put, -0.005, 0.0, 1.0, 0.007);
 /// assert!(q > 0.005);
+/// assert!(bachelier_price(OptionKind::Put, 0.01, 0.0, 1.0, f64::NAN).is_nan());
+/// assert!(bachelier_price(OptionKind::Call, 1e308, -1e308, 1.0, 0.01).is_nan());
 /// ```
+// The validity test is one expression of non-short-circuit `&` (one branch); clippy's lazy
+// `&&` would read as four tests.
+#[allow(clippy::needless_bitwise_bool)]
 #[inline]
 pub fn bachelier_price(kind: OptionKind, forward: f64, strike: f64, t: f64, vol: f64) -> f64 {
+    let valid =
+        forward.is_finite() & strike.is_finite() & nonnegative_finite(t) & nonnegative_finite(vol);
+    if !valid {
+        return f64::NAN;
+    }
     let intrinsic = kind.intrinsic(forward, strike);
     let s = vol * t.sqrt();
-    if !(s > 0.0) {
-        return intrinsic;
+    let price = if s > 0.0 {
+        let u = (forward - strike).abs() / s;
+        intrinsic + s * FRAC_1_SQRT_2PI * (-0.5 * u * u).exp() * m_shape(u)
+    } else {
+        intrinsic
+    };
+    if price < f64::INFINITY {
+        price
+    } else {
+        f64::NAN
     }
-    let u = (forward - strike).abs() / s;
-    intrinsic + s * FRAC_1_SQRT_2PI * (-0.5 * u * u).exp() * m_shape(u)
 }
 
 /// Bachelier price and greeks (same fields as Black's [`Greeks`]; vega per unit of normal vol).
+/// Every field NaN ([`Greeks::NAN`]) where [`bachelier_price`] is NaN, and any field NaN whose
+/// value is beyond the range of doubles (never ±inf).
 ///
 /// ```
 /// use volfit::black::bachelier_greeks;
@@ -59,9 +82,13 @@ pub fn bachelier_price(kind: OptionKind, forward: f64, strike: f64, t: f64, vol:
 /// let g = bachelier_greeks(OptionKind::Call, 0.03, 0.03, 1.0, 0.01);
 /// assert!((g.delta - 0.5).abs() < 1e-16);
 /// assert!((g.vega - 0.398_942_280_401_432_7).abs() < 1e-16);
+/// assert!(bachelier_greeks(OptionKind::Call, 0.03, 0.03, -1.0, 0.01).gamma.is_nan());
 /// ```
 pub fn bachelier_greeks(kind: OptionKind, forward: f64, strike: f64, t: f64, vol: f64) -> Greeks {
     let price = bachelier_price(kind, forward, strike, t, vol);
+    if price.is_nan() {
+        return Greeks::NAN;
+    }
     let sqrt_t = t.sqrt();
     let s = vol * sqrt_t;
     if !(s > 0.0) {
@@ -92,6 +119,7 @@ pub fn bachelier_greeks(kind: OptionKind, forward: f64, strike: f64, t: f64, vol
         vanna: -pdf * d / vol,
         volga: vega * d * d / vol,
     }
+    .overflow_to_nan()
 }
 
 /// Implied normal (Bachelier) volatility of an undiscounted price.

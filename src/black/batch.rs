@@ -159,7 +159,7 @@ fn solve_chunk(
     }
     for j in 0..m {
         if valid[j] {
-            out[j] = Ok(guesses[j].s * probs[j].inv_sqrt_t);
+            out[j] = probs[j].vol(guesses[j].s);
         }
     }
 }

@@ -184,6 +184,37 @@ pub enum ImpliedVolError {
         /// The supremum of the price over all volatilities.
         bound: f64,
     },
+    /// The inputs are valid but a number of the inversion falls below the normal range of
+    /// doubles (below `2⁻¹⁰²²`), so no vol with correct digits can be returned: the normalised
+    /// time value `(P − ι)/√(FK)` of a price that is minute against its forward and strike, or
+    /// the vol `s/√t` itself for a minute total vol `s` over an enormous `t`.
+    #[error("the {what} underflows double precision ({value:e})")]
+    Unrepresentable {
+        /// Which number underflows.
+        what: Unrepresentable,
+        /// Its value as computed (subnormal or zero).
+        value: f64,
+    },
+}
+
+/// Which number of an implied-vol inversion is out of double range
+/// ([`ImpliedVolError::Unrepresentable`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unrepresentable {
+    /// The normalised time value `β = (P − ι)/√(FK)`.
+    NormalisedPrice,
+    /// The volatility `σ = s/√t`.
+    Vol,
+}
+
+impl fmt::Display for Unrepresentable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Unrepresentable::NormalisedPrice => "normalised time value (P − ι)/√(FK)",
+            Unrepresentable::Vol => "implied volatility",
+        })
+    }
 }
 
 impl ImpliedVolError {
@@ -201,6 +232,7 @@ impl ImpliedVolError {
             ImpliedVolError::BelowIntrinsic { .. } => "below_intrinsic",
             ImpliedVolError::NoTimeValue { .. } => "no_time_value",
             ImpliedVolError::AboveUpperBound { .. } => "above_upper_bound",
+            ImpliedVolError::Unrepresentable { .. } => "unrepresentable",
         }
     }
 }
@@ -223,14 +255,61 @@ pub(crate) fn check_fkt(forward: f64, strike: f64, t: f64) -> Result<(), Implied
     Ok(())
 }
 
+/// The bit pattern of `+∞`: the finite non-negative doubles are exactly the patterns below it.
+const INF_BITS: u64 = 0x7FF0_0000_0000_0000;
+
+/// `x` finite and `> 0` (subnormals included) in two integer operations: the positive finite
+/// doubles are the bit patterns `1..INF_BITS`; zero, negatives, `±∞` and NaN fall outside.
+#[inline]
+pub(crate) fn positive_finite(x: f64) -> bool {
+    x.to_bits().wrapping_sub(1) < INF_BITS - 1
+}
+
+/// `x` finite and `≥ 0` (`−0` included, since `−0 + 0 = +0`), likewise.
+#[inline]
+pub(crate) fn nonnegative_finite(x: f64) -> bool {
+    (x + 0.0).to_bits() < INF_BITS
+}
+
+/// `x` a positive normal double (`2⁻¹⁰²² ≤ x < ∞`), for `x` known to be `> 0` or NaN: one
+/// subtraction and one compare on the bit pattern (cheaper than `f64::is_normal`).
+#[inline]
+fn positive_normal(x: f64) -> bool {
+    const MIN_BITS: u64 = 0x0010_0000_0000_0000; // f64::MIN_POSITIVE
+    x.to_bits().wrapping_sub(MIN_BITS) < INF_BITS - MIN_BITS
+}
+
+/// `(x, √(FK))` with `x = ln(F/K)` for finite positive `F`, `K`, computed so that neither
+/// overflows nor underflows: Black prices and implied vols are homogeneous of degree one in
+/// `(P, F, K)` (Jäckel, *Let's Be Rational*, 2015, §2: everything reduces to `x` and
+/// `P/√(FK)`), so no scale may be out of reach.
+///
+/// While `F/K` is a normal number, `x = ln(F/K)` (as scale-free as the ratio: `λF/λK` rounds
+/// like `F/K`) and `√(FK) = K·√(F/K)`, a geometric mean that lies between `F` and `K`. Past
+/// that (`|x| ≳ 708`) `x = ln F − ln K` and `√(FK) = √F·√K`; there `|x|` is so large that the
+/// absolute rounding of the logarithms is within a few ulps of `x` itself.
+#[inline]
+pub(crate) fn moneyness_and_scale(forward: f64, strike: f64) -> (f64, f64) {
+    let r = forward / strike;
+    if positive_normal(r) {
+        (r.ln(), strike * r.sqrt())
+    } else {
+        (forward.ln() - strike.ln(), forward.sqrt() * strike.sqrt())
+    }
+}
+
 /// Undiscounted Black-76 price `E[(θ(F_T − K))⁺]` with lognormal volatility `vol` over `t`
 /// years.
 ///
-/// Computed as `√(FK)·b(ln(F/K), vol·√t)` with the normalised Black function, so deep
-/// out-of-the-money prices keep full relative accuracy and put–call parity
+/// Computed as `√(FK)·b(ln(F/K), vol·√t)` with the normalised Black function (Jäckel, *Let's
+/// Be Rational*, 2015, §2–3), so deep out-of-the-money prices keep full relative accuracy,
+/// any finite positive scale of `F` and `K` works (see [`implied_vol`]), and put–call parity
 /// `C − P = F − K` holds by construction (both share one time value). `vol·√t = 0` gives the
-/// intrinsic value. Inputs are not validated: non-positive forward or strike give NaN; use
-/// [`implied_vol`]-style checks upstream, or [`black_price_checked`].
+/// intrinsic value.
+///
+/// NaN where no answer exists: a forward or strike that is not finite and positive, or a time
+/// or volatility that is negative or not finite (never 0, which would read as a price). Use
+/// [`black_price_checked`] to learn which input is wrong.
 ///
 /// ```
 /// use volfit::{black_price, OptionKind};
@@ -239,13 +318,25 @@ pub(crate) fn check_fkt(forward: f64, strike: f64, t: f64) -> Result<(), Implied
 /// let p = black_price(OptionKind::Put, 100.0, 120.0, 1.0, 0.2);
 /// let c = black_price(OptionKind::Call, 100.0, 120.0, 1.0, 0.2);
 /// assert!((c - p - (100.0 - 120.0)).abs() < 1e-13);
+/// assert!(black_price(OptionKind::Call, 100.0, 100.0, 1.0, f64::NAN).is_nan());
+/// assert!(black_price(OptionKind::Call, 100.0, 100.0, -1.0, 0.2).is_nan());
 /// ```
+// The validity test is one expression of non-short-circuit `&` over integer compares (one
+// branch on the hot path); clippy's lazy `&&` would read as four tests.
+#[allow(clippy::needless_bitwise_bool)]
 #[inline]
 pub fn black_price(kind: OptionKind, forward: f64, strike: f64, t: f64, vol: f64) -> f64 {
-    let x = (forward / strike).ln();
+    let valid = positive_finite(forward)
+        & positive_finite(strike)
+        & nonnegative_finite(t)
+        & nonnegative_finite(vol);
+    if !valid {
+        return f64::NAN;
+    }
     let s = vol * t.sqrt();
     let time_value = if s > 0.0 {
-        (forward * strike).sqrt() * normalised::otm_call(-x.abs(), s)
+        let (x, sqrt_fk) = moneyness_and_scale(forward, strike);
+        sqrt_fk * normalised::otm_call(-x.abs(), s)
     } else {
         0.0
     };
@@ -256,7 +347,8 @@ pub fn black_price(kind: OptionKind, forward: f64, strike: f64, t: f64, vol: f64
 ///
 /// # Errors
 /// [`ImpliedVolError::NonFinite`] / [`ImpliedVolError::NonPositive`] for a forward, strike or
-/// time that is not finite and positive, or a volatility that is negative or not finite.
+/// time that is not finite and positive, or a volatility that is negative or not finite
+/// (wherever [`black_price`] is NaN, and also at `t = 0`).
 ///
 /// ```
 /// use volfit::black::black_price_checked;
@@ -294,17 +386,29 @@ pub fn black_price_checked(
 /// price to within a few ulps; its relative accuracy in `σ` is limited only by the conditioning
 /// `|∂ln σ/∂ln P|` of the problem.
 ///
+/// The implied vol is scale invariant, `σ(λP, λF, λK) = σ(P, F, K)`, and so is this function:
+/// `x` and `√(FK)` are formed without overflow or underflow for any finite positive `F`, `K`
+/// (`x = ln(F/K)` while the ratio is a normal number, `ln F − ln K` beyond; `√(FK)` as
+/// `K·√(F/K)` or `√F·√K`), and the upper bound is tested in normalised form, `β < e^{x/2}`
+/// (Jäckel 2015, §2), so `P = 10¹⁵⁴` on `F = K = 10¹⁵⁵` or `P = 10⁻²⁰¹` on `F = K = 10⁻²⁰⁰`
+/// give the same vol as `P = 10` on `F = K = 100`.
+///
 /// # Errors
 /// An [`ImpliedVolError`] naming the reason whenever no positive volatility reproduces the
 /// price: non-finite inputs, non-positive forward/strike/time, a price below the intrinsic
-/// value, a price with no time value, or a price at/above the upper bound (`F` for calls, `K`
-/// for puts).
+/// value, a price with no time value, a price at/above the upper bound (`F` for calls, `K`
+/// for puts), or (only at the ends of the double range) a vol or normalised price that double
+/// precision cannot hold ([`ImpliedVolError::Unrepresentable`]).
 ///
 /// ```
 /// use volfit::{black_price, implied_vol, OptionKind};
 /// let p = black_price(OptionKind::Put, 100.0, 80.0, 0.5, 0.35);
 /// let v = implied_vol(OptionKind::Put, p, 100.0, 80.0, 0.5).unwrap();
 /// assert!((v - 0.35).abs() < 1e-15);
+/// // Scale invariance: the same option in units of 10¹⁵³.
+/// let big = implied_vol(OptionKind::Call, 1e154, 1e155, 1e155, 1.0).unwrap();
+/// let unit = implied_vol(OptionKind::Call, 10.0, 100.0, 100.0, 1.0).unwrap();
+/// assert!((big - unit).abs() < 4.0 * f64::EPSILON * unit);
 /// ```
 #[inline]
 pub fn implied_vol(
@@ -315,7 +419,7 @@ pub fn implied_vol(
     t: f64,
 ) -> Result<f64, ImpliedVolError> {
     let p = Normalised::new(kind, price, forward, strike, t)?;
-    Ok(lets_be_rational::otm_total_vol(p.beta, p.x, p.b_max) * p.inv_sqrt_t)
+    p.vol(lets_be_rational::otm_total_vol(p.beta, p.x, p.b_max))
 }
 
 /// An implied-volatility problem reduced to Jäckel's normalised form: the out-of-the-money time
@@ -329,7 +433,8 @@ pub(crate) struct Normalised {
 }
 
 impl Normalised {
-    /// Checks the inputs and normalises them.
+    /// Checks the inputs and normalises them, without overflow or underflow for any finite
+    /// positive scale (see [`moneyness_and_scale`]).
     #[inline]
     pub(crate) fn new(
         kind: OptionKind,
@@ -353,19 +458,37 @@ impl Normalised {
             OptionKind::Call => forward,
             OptionKind::Put => strike,
         };
+        // Exact in price units (a comparison cannot overflow); the normalised test below is
+        // the one that decides after rounding.
         if price >= bound {
             return Err(ImpliedVolError::AboveUpperBound { price, bound });
         }
+        // `F − K` and so `P − ι` cannot overflow for finite positive `F`, `K`.
         let time_value = price - intrinsic;
         if time_value <= 0.0 {
             return Err(ImpliedVolError::NoTimeValue { price, intrinsic });
         }
-        let x = -(forward / strike).ln().abs();
-        let beta = time_value / (forward * strike).sqrt();
-        // The OTM time value must stay below min(F, K); in normalised terms b_max = e^{x/2}.
-        let b_max = (forward.min(strike) / forward.max(strike)).sqrt();
+        let (ln_fk, sqrt_fk) = moneyness_and_scale(forward, strike);
+        let x = -ln_fk.abs();
+        let beta = time_value / sqrt_fk;
+        // The OTM time value must stay below min(F, K); in normalised terms b_max = e^{x/2} =
+        // √(min/max), formed from the square roots once the ratio leaves the normal range.
+        let ratio = forward.min(strike) / forward.max(strike);
+        let b_max = if positive_normal(ratio) {
+            ratio.sqrt()
+        } else {
+            forward.min(strike).sqrt() / forward.max(strike).sqrt()
+        };
         if beta >= b_max {
             return Err(ImpliedVolError::AboveUpperBound { price, bound });
+        }
+        if beta < f64::MIN_POSITIVE {
+            // The normalised time value underflows (it is below 2⁻¹⁰²²): inverting its rounded
+            // value would give a vol with few or no correct digits.
+            return Err(ImpliedVolError::Unrepresentable {
+                what: Unrepresentable::NormalisedPrice,
+                value: beta,
+            });
         }
         Ok(Normalised {
             x,
@@ -373,6 +496,21 @@ impl Normalised {
             b_max,
             inv_sqrt_t: 1.0 / t.sqrt(),
         })
+    }
+
+    /// `σ = s/√t` from the total vol `s`, or [`ImpliedVolError::Unrepresentable`] where `σ`
+    /// underflows (a tiny `s` over a huge `t`) and a vol of 0 would be a wrong answer.
+    #[inline]
+    pub(crate) fn vol(&self, s: f64) -> Result<f64, ImpliedVolError> {
+        let vol = s * self.inv_sqrt_t;
+        if vol >= f64::MIN_POSITIVE {
+            Ok(vol)
+        } else {
+            Err(ImpliedVolError::Unrepresentable {
+                what: Unrepresentable::Vol,
+                value: vol,
+            })
+        }
     }
 }
 

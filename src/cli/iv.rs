@@ -1,4 +1,9 @@
 //! `volfit iv`: implied volatilities of a CSV of prices.
+//!
+//! The input is read as bytes (`csv::ByteRecord`): only the five required fields are decoded
+//! (a required field that is not UTF-8 is that row's `error`), every other column is passed
+//! through byte for byte, and rows are named by their file line ([`CsvLines`]), right after
+//! CRLF line ends and blank lines.
 
 use anyhow::{Context, bail};
 use std::io::{Read, Write};
@@ -6,13 +11,15 @@ use std::path::Path;
 use std::process::ExitCode;
 use volfit::OptionKind;
 use volfit::black::{BatchInput, implied_vol_batch, implied_vol_par};
+use volfit::quotes::CsvLines;
+use volfit::surface::Num;
 
 const REQUIRED: [&str; 5] = ["kind", "price", "forward", "strike", "t"];
 const PARALLEL_ABOVE: usize = 20_000;
 
 /// One input row, parsed or with the reason it could not be.
 struct Row {
-    fields: csv::StringRecord,
+    fields: csv::ByteRecord,
     parsed: Result<(OptionKind, [f64; 4]), String>,
 }
 
@@ -23,39 +30,57 @@ pub fn run(input: &Path, parallel: Option<bool>) -> anyhow::Result<ExitCode> {
     } else {
         input.display().to_string()
     };
-    let reader: Box<dyn Read> = if stdin {
-        Box::new(std::io::stdin())
+    // The whole input in memory: the line of a record is found from its byte offset.
+    let mut text = Vec::new();
+    if stdin {
+        std::io::stdin()
+            .read_to_end(&mut text)
+            .with_context(|| format!("cannot read {name}"))?;
     } else {
-        Box::new(std::fs::File::open(input).with_context(|| format!("cannot open {name}"))?)
-    };
+        text = std::fs::read(input).with_context(|| format!("cannot open {name}"))?;
+    }
+    let mut lines = CsvLines::new(&text);
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(reader);
+        .from_reader(text.as_slice());
     let headers = rdr
-        .headers()
+        .byte_headers()
         .with_context(|| format!("{name}: cannot read the header line"))?
         .clone();
+    let header_names: Vec<String> = headers
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).trim().to_string())
+        .collect();
     let mut cols = [0usize; 5];
     for (c, want) in cols.iter_mut().zip(REQUIRED) {
-        *c = match headers.iter().position(|h| h.eq_ignore_ascii_case(want)) {
+        *c = match header_names
+            .iter()
+            .position(|h| h.trim_start_matches('\u{feff}').eq_ignore_ascii_case(want))
+        {
             Some(i) => i,
             None => bail!(
                 "{name}: line 1: missing column `{want}` (need {}; found {})",
                 REQUIRED.join(","),
-                headers.iter().collect::<Vec<_>>().join(",")
+                header_names.join(",")
             ),
         };
     }
 
     let mut rows = Vec::new();
-    for rec in rdr.records() {
-        let rec = rec.with_context(|| format!("{name}: malformed CSV"))?;
-        let line = rec.position().map_or(0, csv::Position::line);
-        let parsed = parse_row(&rec, &cols, line);
+    let mut rec = csv::ByteRecord::new();
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map_or(0, |p| lines.at(p.byte()));
+                bail!("{name}: line {line}: malformed CSV: {e}");
+            }
+        }
+        let line = rec.position().map_or(0, |p| lines.at(p.byte()));
         rows.push(Row {
-            fields: rec,
-            parsed,
+            parsed: parse_row(&rec, &cols, line),
+            fields: rec.clone(),
         });
     }
 
@@ -91,19 +116,23 @@ pub fn run(input: &Path, parallel: Option<bool>) -> anyhow::Result<ExitCode> {
     let mut w = csv::WriterBuilder::new()
         .flexible(true)
         .from_writer(stdout.lock());
-    let mut head: Vec<&str> = headers.iter().collect();
-    head.extend(["iv", "error"]);
+    let mut head: Vec<&[u8]> = headers.iter().collect();
+    head.extend([&b"iv"[..], b"error"]);
     w.write_record(&head)?;
     for (r, res) in rows.iter().zip(&out) {
+        let (iv, error) = match (&r.parsed, res) {
+            (Err(msg), _) => (String::new(), msg.clone()),
+            (Ok(_), Ok(v)) => (Num(*v).to_string(), String::new()),
+            (Ok(_), Err(e)) => (String::new(), format!("{}: {e}", e.reason())),
+        };
         // Short rows are padded so that `iv` and `error` stay in their columns.
-        let mut rec: Vec<String> = r.fields.iter().map(str::to_string).collect();
-        rec.resize(rec.len().max(headers.len()), String::new());
-        match (&r.parsed, res) {
-            (Err(msg), _) => rec.extend([String::new(), msg.clone()]),
-            (Ok(_), Ok(v)) => rec.extend([v.to_string(), String::new()]),
-            (Ok(_), Err(e)) => rec.extend([String::new(), format!("{}: {e}", e.reason())]),
-        }
-        w.write_record(&rec)?;
+        let pad = headers.len().saturating_sub(r.fields.len());
+        let rec = r
+            .fields
+            .iter()
+            .chain(std::iter::repeat_n(&b""[..], pad))
+            .chain([iv.as_bytes(), error.as_bytes()]);
+        w.write_record(rec)?;
     }
     w.flush()?;
     std::io::stdout().flush()?;
@@ -120,18 +149,28 @@ pub fn run(input: &Path, parallel: Option<bool>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The five required fields of a row, decoded (UTF-8) and trimmed, or why they cannot be.
 fn parse_row(
-    rec: &csv::StringRecord,
+    rec: &csv::ByteRecord,
     cols: &[usize; 5],
     line: u64,
 ) -> Result<(OptionKind, [f64; 4]), String> {
-    let field = |i: usize| rec.get(cols[i]).unwrap_or("");
-    let kind: OptionKind = field(0)
+    let field = |i: usize| -> Result<&str, String> {
+        let raw = rec.get(cols[i]).unwrap_or(b"");
+        std::str::from_utf8(raw).map(str::trim).map_err(|e| {
+            format!(
+                "invalid_row: line {line}: field `{}`: not UTF-8 ({e}): {:?}",
+                REQUIRED[i],
+                String::from_utf8_lossy(raw)
+            )
+        })
+    };
+    let kind: OptionKind = field(0)?
         .parse()
         .map_err(|e| format!("invalid_row: line {line}: field `kind`: {e}"))?;
     let mut v = [0.0; 4];
     for (j, x) in v.iter_mut().enumerate() {
-        let raw = field(j + 1);
+        let raw = field(j + 1)?;
         *x = raw.parse().map_err(|_| {
             format!(
                 "invalid_row: line {line}: field `{}`: not a number: {raw:?}",

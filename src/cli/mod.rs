@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use volfit::OptionKind;
 use volfit::fit::Optimizer;
 use volfit::quotes::Format;
-use volfit::surface::{FittedSurface, SurfaceModel, VolSurface};
+use volfit::surface::{FittedSurface, Num, QueryError, SurfaceModel, VolSurface};
 
 /// volfit — implied-volatility surface calibration.
 ///
@@ -183,19 +183,28 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             kind,
         } => {
             if !(strike > 0.0 && strike.is_finite()) {
-                anyhow::bail!("--strike must be a positive number, got {strike}");
+                anyhow::bail!(
+                    "--strike must be a positive finite number, got {}",
+                    Num(strike)
+                );
             }
             if !(t > 0.0 && t.is_finite()) {
-                anyhow::bail!("--t must be a positive number of years, got {t}");
+                anyhow::bail!(
+                    "--t must be a positive finite number of years, got {}",
+                    Num(t)
+                );
             }
             let s = FittedSurface::load(&surface)?;
+            // Everything is computed before anything is printed: an error leaves stdout empty,
+            // and no line is ever 0, NaN or inf.
             let vol = s.try_vol(strike, t)?;
-            println!("{vol}");
-            if let Some(kind) = kind {
-                println!(
-                    "{}",
-                    s.price(kind, strike, t) * s.discount(t).unwrap_or(1.0)
-                );
+            let price = match kind {
+                Some(kind) => Some(discounted_price(&s, kind, strike, t)?),
+                None => None,
+            };
+            println!("{}", Num(vol));
+            if let Some(p) = price {
+                println!("{}", Num(p));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -263,5 +272,33 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// The price `volfit vol --kind` prints: [`VolSurface::try_price`] times the discount factor
+/// (1 where the chain gave none), or why a double cannot hold it.
+fn discounted_price(
+    s: &FittedSurface,
+    kind: OptionKind,
+    strike: f64,
+    t: f64,
+) -> Result<f64, QueryError> {
+    let p = s.try_price(kind, strike, t)?;
+    let d = s.discount(t).unwrap_or(1.0);
+    let out_of_range = |what, value| QueryError::Unrepresentable {
+        what,
+        strike,
+        t,
+        value,
+    };
+    let normal = f64::MIN_POSITIVE..f64::INFINITY;
+    if !normal.contains(&d) {
+        return Err(out_of_range("discount factor", d));
+    }
+    let pd = p * d;
+    if normal.contains(&pd) {
+        Ok(pd)
+    } else {
+        Err(out_of_range("discounted price", pd))
     }
 }

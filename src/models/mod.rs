@@ -47,11 +47,24 @@ pub trait SmileModel {
         self.w_derivs(k).2
     }
 
-    /// Implied volatility at `k` for time to expiry `t`; NaN where `w < 0` or `t ≤ 0` (no vol).
+    /// Implied volatility `√(w/t)` at `k` for time to expiry `t`.
+    ///
+    /// NaN where no vol exists or a double cannot hold it (never 0 or ±inf): `k` not finite,
+    /// `t` not finite and positive, `w` negative or not finite, `w/t` beyond the double range
+    /// (a tiny `t`), or `w/t` rounding to 0 while `w > 0` (an enormous `t`). A zero `w` gives
+    /// a vol of 0.
     fn implied_vol(&self, k: f64, t: f64) -> f64 {
         let w = self.total_variance(k);
-        if w >= 0.0 && t > 0.0 {
-            (w / t).sqrt()
+        let q = w / t;
+        // NaN fails every comparison.
+        if k.is_finite()
+            && t > 0.0
+            && t < f64::INFINITY
+            && w >= 0.0
+            && q < f64::INFINITY
+            && (q > 0.0 || w == 0.0)
+        {
+            q.sqrt()
         } else {
             f64::NAN
         }

@@ -37,7 +37,7 @@
 //! The file gives the index level but no forward, rate or discount factor: forwards and discount
 //! factors come later from put–call parity ([`super::parity`]).
 
-use super::util::{Lines, cell, csv_reader, excerpt, new_york, opt_num, premium};
+use super::util::{CsvLines, cell, csv_reader, excerpt, new_york, opt_num, premium};
 use super::{Chain, Format, IngestError, IngestReport, OptionQuote, Premium};
 use crate::black::OptionKind;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc, Weekday};
@@ -284,12 +284,12 @@ pub(crate) fn read(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport)
     let csv_error = |e: csv::Error| {
         IngestError::malformed(
             path,
-            e.position().map_or(0, |p| Lines::new(text).at(p.byte())),
+            e.position().map_or(0, |p| CsvLines::new(text).at(p.byte())),
             None,
             e.to_string(),
         )
     };
-    let mut lines = Lines::new(text);
+    let mut lines = CsvLines::new(text);
     let mut records = csv_reader(text, false).into_records();
     let mut preamble = |line: u64, what: &str| -> Result<csv::StringRecord, IngestError> {
         records

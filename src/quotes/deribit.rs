@@ -10,7 +10,7 @@
 //! For JSON the "line" of a row is its 1-based position in the array.
 
 use super::util::{
-    Columns, Lines, Memo, cell, csv_reader, excerpt, next_record, nonneg, num, opt_num,
+    Columns, CsvLines, Memo, cell, csv_reader, excerpt, next_record, nonneg, num, opt_num,
     parse_datetime,
 };
 use super::{Chain, Format, IngestError, IngestReport, OptionQuote, Premium};
@@ -171,7 +171,7 @@ fn read_csv(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport), Inges
 
     let mut report = IngestReport::new(path, Format::Deribit);
     let mut b = Builder::default();
-    let mut lines = Lines::new(text);
+    let mut lines = CsvLines::new(text);
     let (mut expiries, mut stamps) = (Memo::new(), Memo::new());
     let mut rec = csv::StringRecord::new();
     while next_record(&mut rdr, &mut rec, path, text)? {

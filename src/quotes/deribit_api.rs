@@ -28,7 +28,9 @@
 //!   that move a little between rows of one expiry.
 
 use super::deribit::{TICK, agrees_with_name, parse_instrument};
-use super::util::{Columns, Lines, cell, csv_reader, excerpt, next_record, nonneg, num, opt_num};
+use super::util::{
+    Columns, CsvLines, cell, csv_reader, excerpt, next_record, nonneg, num, opt_num,
+};
 use super::{Chain, Format, IngestError, IngestReport, OptionQuote, Premium};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -63,7 +65,7 @@ pub(crate) fn read(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport)
     // Per currency, its quotes; the chain's time and index level are the rows' consensus
     // (`super::consensus`).
     let mut by_currency: BTreeMap<String, Vec<OptionQuote>> = BTreeMap::new();
-    let mut lines = Lines::new(text);
+    let mut lines = CsvLines::new(text);
     let mut rec = csv::StringRecord::new();
     while next_record(&mut rdr, &mut rec, path, text)? {
         let line = lines.of(&rec);

@@ -50,7 +50,7 @@
 //! ```
 
 use super::util::{
-    Columns, Lines, cell, csv_reader, excerpt, next_record, nonneg, num, opt_num, parse_date,
+    Columns, CsvLines, cell, csv_reader, excerpt, next_record, nonneg, num, opt_num, parse_date,
     parse_datetime,
 };
 use super::{Chain, Format, IngestError, IngestReport, OptionQuote, Premium};
@@ -113,7 +113,7 @@ pub(crate) fn read(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport)
 
     let mut report = IngestReport::new(path, Format::Csv);
     let mut by_underlying: BTreeMap<String, Acc> = BTreeMap::new();
-    let mut lines = Lines::new(text);
+    let mut lines = CsvLines::new(text);
     let mut rec = csv::StringRecord::new();
     while next_record(&mut rdr, &mut rec, path, text)? {
         let line = lines.of(&rec);

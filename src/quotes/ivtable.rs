@@ -14,7 +14,7 @@
 //! snapshot date the first 8-digit token that is a date (16:00 New York), if any.
 
 use super::util::{
-    Columns, Lines, Memo, cell, csv_reader, excerpt, new_york, next_record, num, opt_num,
+    Columns, CsvLines, Memo, cell, csv_reader, excerpt, new_york, next_record, num, opt_num,
     parse_date,
 };
 use super::{Chain, Format, IngestError, IngestReport, OptionQuote, Premium};
@@ -56,7 +56,7 @@ pub(crate) fn read(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport)
     let (underlying, as_of) = from_file_name(path);
     let mut report = IngestReport::new(path, Format::Ivtable);
     let mut quotes = Vec::new();
-    let mut lines = Lines::new(text);
+    let mut lines = CsvLines::new(text);
     let mut expiries = Memo::new();
     let mut rec = csv::StringRecord::new();
     while next_record(&mut rdr, &mut rec, path, text)? {

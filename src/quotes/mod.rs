@@ -30,6 +30,7 @@ mod screen;
 pub(crate) mod util;
 
 pub use format::Format;
+pub use util::CsvLines;
 
 use crate::black::OptionKind;
 use chrono::{DateTime, Utc};

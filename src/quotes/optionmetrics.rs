@@ -27,7 +27,7 @@
 //! The file gives no underlying level, forward, rate or discount factor: forwards and discount
 //! factors come later from put–call parity ([`super::parity`]).
 
-use super::util::Lines;
+use super::util::CsvLines;
 
 /// Roots of PM-settled SPX products (weeklies, quarterlies, end-of-month), whatever
 /// `am_set_flag` says.
@@ -92,7 +92,7 @@ pub(crate) fn read(text: &str, path: &Path) -> Result<(Vec<Chain>, IngestReport)
     // (`super::consensus`: one snapshot per file, rows of another date are rejected).
     let mut by_underlying: BTreeMap<String, Vec<OptionQuote>> = BTreeMap::new();
     // File lines from byte offsets: `csv::Position::line` is off after CRLF line ends.
-    let mut lines = Lines::new(text);
+    let mut lines = CsvLines::new(text);
     let mut rec = csv::StringRecord::new();
     while next_record(&mut rdr, &mut rec, path, text)? {
         let line = lines.of(&rec);

@@ -188,7 +188,7 @@ fn lone_cr_to_lf(text: String) -> String {
 }
 
 /// The end of the line starting at `from` (before its terminator) and the start of the next
-/// one; `\n`, `\r\n` and a lone `\r` end a line, as in [`super::util::Lines`].
+/// one; `\n`, `\r\n` and a lone `\r` end a line, as in [`super::util::CsvLines`].
 fn line_end(bytes: &[u8], from: usize) -> (usize, usize) {
     match bytes[from..].iter().position(|&b| b == b'\n' || b == b'\r') {
         None => (bytes.len(), bytes.len()),
@@ -242,7 +242,7 @@ mod tests {
         };
         assert_eq!(s.rejected.len(), 1);
         assert_eq!(s.rejected[0].line, 4);
-        let mut lines = crate::quotes::util::Lines::new(&s.text);
+        let mut lines = crate::quotes::util::CsvLines::new(s.text.as_ref() as &str);
         let at5 = s.text.find("5,6").unwrap() as u64;
         assert_eq!(lines.at(at5), 5);
     }

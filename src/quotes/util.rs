@@ -193,7 +193,7 @@ pub(crate) fn next_record(
     text: &str,
 ) -> Result<bool, IngestError> {
     rdr.read_record(rec).map_err(|e| {
-        let line = e.position().map_or(0, |p| Lines::new(text).at(p.byte()));
+        let line = e.position().map_or(0, |p| CsvLines::new(text).at(p.byte()));
         IngestError::malformed(path, line, None, e.to_string())
     })
 }
@@ -203,8 +203,22 @@ pub(crate) fn next_record(
 /// `csv::Position::line` is one line short after CRLF line ends and after blank lines
 /// (BurntSushi/rust-csv#395, #208), and real chain files come with CRLF line ends.
 /// A record's byte offset is right but may point at the line ends before it, so they are
-/// skipped before counting `\n`, `\r\n` and lone `\r` line breaks.
-pub(crate) struct Lines<'a> {
+/// skipped before counting `\n`, `\r\n` and lone `\r` line breaks. Every chain reader names
+/// lines this way, and so does `volfit iv`; it works on the raw bytes, so text that is not
+/// UTF-8 is fine.
+///
+/// ```
+/// use volfit::quotes::CsvLines;
+/// let text = b"kind,price\r\ncall,1\r\n\r\nput,2\r\n";
+/// let mut rdr = csv::ReaderBuilder::new().from_reader(&text[..]);
+/// let mut lines = CsvLines::new(text);
+/// let got: Vec<u64> = rdr
+///     .byte_records()
+///     .map(|r| lines.at(r.unwrap().position().unwrap().byte()))
+///     .collect();
+/// assert_eq!(got, [2, 4]); // line 3 is blank
+/// ```
+pub struct CsvLines<'a> {
     text: &'a [u8],
     /// Byte offset up to which breaks were counted.
     at: usize,
@@ -212,18 +226,20 @@ pub(crate) struct Lines<'a> {
     line: u64,
 }
 
-impl<'a> Lines<'a> {
-    pub(crate) fn new(text: &'a str) -> Self {
+impl<'a> CsvLines<'a> {
+    /// Line numbers for the CSV `text` (a `&str`, `&[u8]`, `Vec<u8>`, …), from line 1.
+    pub fn new<T: AsRef<[u8]> + ?Sized>(text: &'a T) -> Self {
         Self {
-            text: text.as_bytes(),
+            text: text.as_ref(),
             at: 0,
             line: 1,
         }
     }
 
-    /// The line of the first byte at or after offset `byte` that is not a line end. Cheap for
-    /// increasing offsets (records in file order).
-    pub(crate) fn at(&mut self, byte: u64) -> u64 {
+    /// The line of the first byte at or after offset `byte` that is not a line end: for a
+    /// record's `csv::Position::byte`, the line the record starts on. Cheap for increasing
+    /// offsets (records in file order).
+    pub fn at(&mut self, byte: u64) -> u64 {
         let t = self.text;
         let mut start = usize::try_from(byte).unwrap_or(usize::MAX).min(t.len());
         while start < t.len() && matches!(t[start], b'\r' | b'\n') {
@@ -292,13 +308,13 @@ mod tests {
             "a\nb\r\n\nc",
         ] {
             let mut rdr = csv_reader(text, false);
-            let mut lines = Lines::new(text);
+            let mut lines = CsvLines::new(text);
             let got: Vec<u64> = rdr.records().map(|r| lines.of(&r.unwrap())).collect();
             assert_eq!(got, [1, 2, 4], "{text:?}");
         }
         // A quoted field across lines: the next record starts two lines later.
         let text = "\"a\r\nx\",b\r\nc,d\r\n";
-        let mut lines = Lines::new(text);
+        let mut lines = CsvLines::new(text);
         let got: Vec<u64> = csv_reader(text, false)
             .records()
             .map(|r| lines.of(&r.unwrap()))

@@ -31,7 +31,10 @@
 //! **Domain of the queries.** `t` finite and `> 0` (`≥ 0` for forwards and discount
 //! factors); strikes finite and `> 0`; `k` finite.
 //! Outside it every `f64` query returns NaN (never 0, never a panic), [`VolSurface::try_vol`]
-//! says why, and [`VolSurface::local_vol`] returns `None`.
+//! says why, and [`VolSurface::local_vol`] returns `None`. Inside it an answer a double cannot
+//! hold is no answer either: a vol of 0 or ±inf is NaN (an error from `try_vol`), and
+//! [`VolSurface::try_price`] errs where the extrapolated forward overflows or the price is
+//! below the normal range of doubles (a call struck at `10³⁰⁸`, a tiny `t`).
 //!
 //! **Derivatives and local vol.** `∂w/∂k`, `∂²w/∂k²` come from the models' analytic
 //! derivatives, `∂w/∂t` from the interpolation (piecewise constant in `t` at fixed `k`; right
@@ -103,7 +106,7 @@ pub fn local_variance(k: f64, d: &VarianceDerivatives) -> Option<f64> {
 #[non_exhaustive]
 pub enum QueryError {
     /// An input is NaN or infinite.
-    #[error("{what} is not finite ({value})")]
+    #[error("{what} is not finite ({})", Num(*value))]
     NonFinite {
         /// Which input.
         what: &'static str,
@@ -111,15 +114,21 @@ pub enum QueryError {
         value: f64,
     },
     /// An input that must be positive is not.
-    #[error("{what} must be positive, got {value}")]
+    #[error("{what} must be positive, got {}", Num(*value))]
     NonPositive {
         /// Which input.
         what: &'static str,
         /// Its value.
         value: f64,
     },
-    /// The surface has no vol there (negative or non-finite total variance).
-    #[error("the surface has no vol at strike {strike}, t = {t} (total variance {w})")]
+    /// The surface has no vol there: the total variance is negative, zero or not finite (e.g.
+    /// it overflows where an extrapolated forward drives `k = ln(K/F(t))` out of reach).
+    #[error(
+        "the surface has no vol at strike {}, t = {} (total variance {})",
+        Num(*strike),
+        Num(*t),
+        Num(*w)
+    )]
     NoVol {
         /// Strike.
         strike: f64,
@@ -128,6 +137,52 @@ pub enum QueryError {
         /// The total variance found.
         w: f64,
     },
+    /// The answer exists but a double cannot hold it: a forward beyond the range of doubles
+    /// (a carry extrapolated over an enormous `t`), or a price below the normal range
+    /// (`< 2⁻¹⁰²²`: far out of the money, or a tiny `t`), which would print as 0.
+    #[error(
+        "the {what} for strike {} at t = {} {} double precision ({})",
+        Num(*strike),
+        Num(*t),
+        if value.abs() < 1.0 { "underflows" } else { "overflows" },
+        Num(*value)
+    )]
+    Unrepresentable {
+        /// Which number: `"forward"` or `"price"` (the CLI adds `"discount factor"` and
+        /// `"discounted price"`).
+        what: &'static str,
+        /// Strike.
+        strike: f64,
+        /// Time.
+        t: f64,
+        /// The number as computed (0, subnormal or ±inf).
+        value: f64,
+    },
+}
+
+/// A number in messages: the shortest text that reads back to the same double, in exponent
+/// form outside `[10⁻⁵, 10¹⁶)` (`Display` of `f64` never uses exponents, and spells `1e300`
+/// in 301 digits).
+///
+/// ```
+/// use volfit::surface::Num;
+/// assert_eq!(Num(0.25).to_string(), "0.25");
+/// assert_eq!(Num(1e300).to_string(), "1e300");
+/// assert_eq!(Num(5e-324).to_string(), "5e-324");
+/// assert_eq!(Num(f64::INFINITY).to_string(), "inf");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Num(pub f64);
+
+impl std::fmt::Display for Num {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = self.0;
+        if v == 0.0 || !v.is_finite() || (1e-5..1e16).contains(&v.abs()) {
+            write!(f, "{v}")
+        } else {
+            write!(f, "{v:e}")
+        }
+    }
 }
 
 /// `t` finite and `≥ 0` (forwards and discount factors answer at `t = 0`: spot and 1).
@@ -194,13 +249,16 @@ pub trait VolSurface: Send + Sync {
         if w >= 0.0 { (w / t).sqrt() } else { f64::NAN }
     }
 
-    /// Forward for expiry `t`; NaN unless `t` is finite and `≥ 0`.
+    /// Forward for expiry `t`; NaN unless `t` is finite and `≥ 0`, and where the forward is
+    /// beyond the range of doubles (a carry extrapolated over an enormous `t`: never 0 or inf).
     fn forward(&self, t: f64) -> f64 {
         if time_or_zero(t) {
-            self.forward_impl(t)
-        } else {
-            f64::NAN
+            let f = self.forward_impl(t);
+            if f > 0.0 && f < f64::INFINITY {
+                return f;
+            }
         }
+        f64::NAN
     }
 
     /// Discount factor to `t`, where known; `None` unless `t` is finite and `≥ 0`.
@@ -212,34 +270,41 @@ pub trait VolSurface: Send + Sync {
         }
     }
 
-    /// `w(k, t)` and its derivatives at `k = ln(K/F(t))`; all NaN outside the domain.
+    /// `w(k, t)` and its derivatives at `k = ln(K/F(t))`; all NaN outside the domain or where
+    /// `w` is beyond the range of doubles (far wings extrapolated over an enormous `t`).
     fn variance_derivatives(&self, k: f64, t: f64) -> VarianceDerivatives {
         if k.is_finite() && positive("t", t).is_ok() {
-            self.variance_derivatives_impl(k, t)
-        } else {
-            VarianceDerivatives::NAN
+            let d = self.variance_derivatives_impl(k, t);
+            if d.w.is_finite() {
+                return d;
+            }
         }
+        VarianceDerivatives::NAN
     }
 
-    /// Total implied variance `w(k, t)`; NaN outside the domain.
+    /// Total implied variance `w(k, t)`; NaN outside the domain or where `w` is beyond the
+    /// range of doubles (never ±inf).
     fn total_variance(&self, k: f64, t: f64) -> f64 {
         if k.is_finite() && positive("t", t).is_ok() {
-            self.total_variance_impl(k, t)
-        } else {
-            f64::NAN
+            let w = self.total_variance_impl(k, t);
+            if w.is_finite() {
+                return w;
+            }
         }
+        f64::NAN
     }
 
     /// Black implied vol at `strike` for expiry `t`, or why there is none.
     ///
     /// # Errors
     /// [`QueryError`] for a strike or time that is not finite and positive, or where the
-    /// surface has no vol.
+    /// surface has no vol ([`QueryError::NoVol`]: a total variance that is negative, zero or
+    /// not finite; a vol of 0 or ±inf is never an answer).
     fn try_vol(&self, strike: f64, t: f64) -> Result<f64, QueryError> {
         positive("strike", strike)?;
         positive("t", t)?;
         let v = self.vol_impl(strike, t);
-        if v.is_finite() {
+        if v > 0.0 && v < f64::INFINITY {
             Ok(v)
         } else {
             let k = (strike / self.forward_impl(t)).ln();
@@ -257,7 +322,11 @@ pub trait VolSurface: Send + Sync {
         // NaN fails every comparison: this is `positive(strike) && positive(t)`.
         if strike > 0.0 && strike < f64::INFINITY && t > 0.0 && t < f64::INFINITY {
             let v = self.vol_impl(strike, t);
-            if v.is_finite() { v } else { f64::NAN }
+            if v > 0.0 && v < f64::INFINITY {
+                v
+            } else {
+                f64::NAN
+            }
         } else {
             f64::NAN
         }
@@ -273,21 +342,72 @@ pub trait VolSurface: Send + Sync {
     }
 
     /// Risk-neutral density of the underlying at expiry `t` per unit strike (`∂²C/∂K²` of the
-    /// undiscounted call); NaN outside the domain or where `w ≤ 0`.
+    /// undiscounted call); NaN outside the domain, where `w ≤ 0`, or where the density is
+    /// beyond the range of doubles (never ±inf).
     fn density(&self, strike: f64, t: f64) -> f64 {
         if positive("strike", strike).is_err() || positive("t", t).is_err() {
             return f64::NAN;
         }
         let k = (strike / self.forward_impl(t)).ln();
         let d = self.variance_derivatives_impl(k, t);
-        density_k(k, d.w, d.w_k, d.w_kk) / strike
+        let p = density_k(k, d.w, d.w_k, d.w_kk) / strike;
+        if p.is_finite() { p } else { f64::NAN }
     }
 
-    /// Undiscounted Black price at the surface's vol; NaN outside the domain.
-    fn price(&self, kind: OptionKind, strike: f64, t: f64) -> f64 {
-        match self.try_vol(strike, t) {
-            Ok(v) => black_price(kind, self.forward_impl(t), strike, t, v),
-            Err(_) => f64::NAN,
+    /// Undiscounted Black price at the surface's vol, or why there is none.
+    ///
+    /// # Errors
+    /// Those of [`VolSurface::try_vol`], and [`QueryError::Unrepresentable`] where the forward
+    /// `F(t)` is beyond the range of doubles or the price is below the normal range
+    /// (`< 2⁻¹⁰²²`, e.g. a call struck at `10³⁰⁸`): never a price of 0, NaN or ±inf.
+    ///
+    /// ```
+    /// use volfit::surface::{QueryError, VolSurface, VarianceDerivatives};
+    /// use volfit::{black_price, OptionKind};
+    /// struct Flat;
+    /// impl VolSurface for Flat {
+    ///     fn forward_impl(&self, t: f64) -> f64 { 100.0 * (0.03 * t).exp() }
+    ///     fn variance_derivatives_impl(&self, _k: f64, t: f64) -> VarianceDerivatives {
+    ///         VarianceDerivatives { w: 0.04 * t, w_k: 0.0, w_kk: 0.0, w_t: 0.04 }
+    ///     }
+    /// }
+    /// let f = Flat.forward(1.0);
+    /// let p = Flat.try_price(OptionKind::Call, 110.0, 1.0).unwrap();
+    /// assert_eq!(p, black_price(OptionKind::Call, f, 110.0, 1.0, 0.2));
+    /// // Struck at 1e308 the call is worth less than any normal double; after 1e5 years the
+    /// // forward e^{3000}·100 overflows.
+    /// for (k, t) in [(1e308, 1.0), (100.0, 1e5)] {
+    ///     assert!(matches!(
+    ///         Flat.try_price(OptionKind::Call, k, t),
+    ///         Err(QueryError::Unrepresentable { .. })
+    ///     ));
+    ///     assert!(Flat.price(OptionKind::Call, k, t).is_nan());
+    /// }
+    /// ```
+    fn try_price(&self, kind: OptionKind, strike: f64, t: f64) -> Result<f64, QueryError> {
+        let v = self.try_vol(strike, t)?;
+        let forward = self.forward_impl(t);
+        let out_of_range = |what, value| QueryError::Unrepresentable {
+            what,
+            strike,
+            t,
+            value,
+        };
+        let normal = f64::MIN_POSITIVE..f64::INFINITY;
+        if !normal.contains(&forward) {
+            return Err(out_of_range("forward", forward));
         }
+        let p = black_price(kind, forward, strike, t, v);
+        if normal.contains(&p) {
+            Ok(p)
+        } else {
+            Err(out_of_range("price", p))
+        }
+    }
+
+    /// Undiscounted Black price at the surface's vol; NaN where [`VolSurface::try_price`]
+    /// errs.
+    fn price(&self, kind: OptionKind, strike: f64, t: f64) -> f64 {
+        self.try_price(kind, strike, t).unwrap_or(f64::NAN)
     }
 }

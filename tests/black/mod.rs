@@ -1,7 +1,9 @@
 mod bachelier;
 mod batch;
+mod domain;
 mod greeks;
 mod implied_vol;
 mod lets_be_rational_reference;
 mod normalised;
+mod scale;
 mod special;

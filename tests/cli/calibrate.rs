@@ -370,6 +370,113 @@ fn vol_outside_the_domain_is_an_error() {
     std::fs::remove_dir_all(&out).ok();
 }
 
+/// The hardening issue's extreme `vol` queries on SVI, SSVI, eSSVI and SABR surfaces (SABR and
+/// SSVI used to print a vol of 0, and `--kind` a price of 0 or NaN): each prints exactly the
+/// library's finite positive answer, or exits 2 with stdout empty and a short message naming
+/// the number that is out of range. Expected answers come from the same surface loaded with
+/// `FittedSurface::load` (the library's query domain is tested in `surface::queries`).
+#[test]
+fn vol_at_extreme_inputs_prints_an_answer_or_names_the_domain() {
+    use volfit::OptionKind;
+    use volfit::surface::QueryError;
+    let sample = root().join("data/sample_chain.csv");
+    for model in ["svi", "ssvi", "essvi", "sabr"] {
+        let out = tmp(&format!("vol-extreme-{model}"));
+        let o = volfit(
+            &[
+                "calibrate",
+                sample.to_str().unwrap(),
+                "--model",
+                model,
+                "--out",
+                out.to_str().unwrap(),
+                "--no-plots",
+            ],
+            "",
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let path = out.join("surface.json");
+        let lib = FittedSurface::load(&path).unwrap();
+        let f0 = lib.forward(5e-324);
+        let (mut answered, mut refused) = (0, 0);
+        for (strike, t) in [
+            ("1e308", "0.5"),
+            ("100000", "100000"),
+            ("100000", "1e300"),
+            ("100000", "5e-324"),
+            ("5e-324", "0.5"),
+        ] {
+            let (k, tt): (f64, f64) = (strike.parse().unwrap(), t.parse().unwrap());
+            for kind in [None, Some(OptionKind::Call), Some(OptionKind::Put)] {
+                let mut args = vec!["vol", path.to_str().unwrap(), "--strike", strike, "--t", t];
+                let name = kind.map(|k| k.to_string());
+                if let Some(n) = &name {
+                    args.extend(["--kind", n]);
+                }
+                let o = volfit(&args, "");
+                let (stdout, stderr) = (
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr),
+                );
+                let at = format!("{model} --strike {strike} --t {t} --kind {name:?}");
+                // The library's answer: the vol, then the discounted price.
+                let want: Result<Vec<f64>, QueryError> = lib.try_vol(k, tt).and_then(|v| {
+                    let mut lines = vec![v];
+                    if let Some(kind) = kind {
+                        let p = lib.try_price(kind, k, tt)? * lib.discount(tt).unwrap_or(1.0);
+                        lines.push(p);
+                    }
+                    Ok(lines)
+                });
+                match want {
+                    Ok(lines) => {
+                        answered += 1;
+                        assert!(o.status.success(), "{at}: {stderr}");
+                        let got: Vec<f64> = stdout.lines().map(|l| l.parse().unwrap()).collect();
+                        assert_eq!(got, lines, "{at}");
+                        assert!(got.iter().all(|v| v.is_finite() && *v > 0.0), "{at}");
+                    }
+                    Err(e) => {
+                        refused += 1;
+                        assert_eq!(o.status.code(), Some(2), "{at}: {stdout}");
+                        assert!(stdout.is_empty(), "{at}: {stdout}");
+                        assert!(stderr.contains(&e.to_string()), "{at}: {stderr} vs {e}");
+                        assert!(stderr.len() < 300, "{at}: numbers spelled out: {stderr}");
+                    }
+                }
+            }
+        }
+        // What each case must be, whatever the model: the vols at 1e308, 5e-324 (strike or t)
+        // exist; a call struck at 1e308 and a put struck at 5e-324 are worth less than any
+        // normal double; the forward after 1e5 years (e^{r·1e5}) overflows; at 1e300 years
+        // there is no vol.
+        for (k, t) in [(1e308, 0.5), (1e5, 5e-324), (5e-324, 0.5), (1e5, 1e5)] {
+            assert!(lib.try_vol(k, t).is_ok(), "{model} {k:e} {t:e}");
+        }
+        let out_of_range = |r: Result<f64, QueryError>, what: &str| matches!(r, Err(QueryError::Unrepresentable { what: w, .. }) if w == what);
+        assert!(out_of_range(
+            lib.try_price(OptionKind::Call, 1e308, 0.5),
+            "price"
+        ));
+        assert!(out_of_range(
+            lib.try_price(OptionKind::Put, 5e-324, 0.5),
+            "price"
+        ));
+        assert!(out_of_range(
+            lib.try_price(OptionKind::Call, 1e5, 1e5),
+            "forward"
+        ));
+        assert!(lib.try_vol(1e5, 1e300).is_err());
+        // The put at 1e5 with t = 5e-324 (F ≈ spot < 1e5) is its intrinsic value.
+        assert_eq!(lib.try_price(OptionKind::Put, 1e5, 5e-324), Ok(1e5 - f0));
+        assert!(
+            answered >= 6 && refused >= 5,
+            "{model}: {answered} / {refused}"
+        );
+        std::fs::remove_dir_all(&out).ok();
+    }
+}
+
 /// `check` exits 1 on a surface with calendar arbitrage and says where.
 #[test]
 fn check_flags_arbitrage() {

@@ -7,6 +7,11 @@ use std::process::{Command, Output, Stdio};
 
 /// Runs `volfit ARGS` with `stdin` piped in.
 pub fn volfit(args: &[&str], stdin: &str) -> Output {
+    volfit_bytes(args, stdin.as_bytes())
+}
+
+/// Runs `volfit ARGS` with raw bytes (not necessarily UTF-8) piped in.
+pub fn volfit_bytes(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_volfit"))
         .args(args)
         .stdin(Stdio::piped())
@@ -14,12 +19,7 @@ pub fn volfit(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn volfit");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
     child.wait_with_output().unwrap()
 }
 

@@ -21,18 +21,36 @@ fn real_surface(model: SurfaceModel) -> serde_json::Value {
 /// Loading must refuse the edited file (it used to load and answer NaN or 0).
 fn refused(mut v: serde_json::Value, edit: impl Fn(&mut serde_json::Value), expect: &str) {
     edit(&mut v);
-    let e = serde_json::from_value::<FittedSurface>(v).unwrap_err().to_string();
+    let e = serde_json::from_value::<FittedSurface>(v)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains(expect), "{e}");
 }
 
 #[test]
 fn surface_json_values_that_answered_nan_or_zero_are_refused() {
     let svi = real_surface(SurfaceModel::Svi);
-    refused(svi.clone(), |v| v["slices"][9]["model"]["m"] = 1e300.into(), "|m| ≤ 1e6");
-    refused(svi.clone(), |v| v["slices"][0]["t"] = 1e-320.into(), "1e-9 years");
+    refused(
+        svi.clone(),
+        |v| v["slices"][9]["model"]["m"] = 1e300.into(),
+        "|m| ≤ 1e6",
+    );
+    refused(
+        svi.clone(),
+        |v| v["slices"][0]["t"] = 1e-320.into(),
+        "1e-9 years",
+    );
     let sabr = real_surface(SurfaceModel::Sabr);
-    refused(sabr.clone(), |v| v["slices"][9]["model"]["sabr"]["alpha"] = 1e300.into(), "alpha");
-    refused(sabr.clone(), |v| v["slices"][0]["model"]["sabr"]["alpha"] = 1e-320.into(), "alpha");
+    refused(
+        sabr.clone(),
+        |v| v["slices"][9]["model"]["sabr"]["alpha"] = 1e300.into(),
+        "alpha",
+    );
+    refused(
+        sabr.clone(),
+        |v| v["slices"][0]["model"]["sabr"]["alpha"] = 1e-320.into(),
+        "alpha",
+    );
     refused(
         sabr.clone(),
         |v| v["slices"][0]["model"]["sabr"]["forward"] = 1e-320.into(),
@@ -49,8 +67,7 @@ fn surface_json_values_that_answered_nan_or_zero_are_refused() {
 #[test]
 fn rows_after_a_blanked_line_and_a_lone_cr_keep_their_lines() {
     let text = "kind,strike,expiry,bid,ask,forward\rcall,100,2030-01-01,1,2,100\rput,\"100,2030-01-01,1,2,100\nput,90,2030-01-01,1,2,100\n";
-    let (chains, report) =
-        read_chains_from_str(text, Path::new("cr.csv"), Format::Csv).unwrap();
+    let (chains, report) = read_chains_from_str(text, Path::new("cr.csv"), Format::Csv).unwrap();
     assert_eq!(report.rejected.len(), 1);
     assert_eq!(report.rejected[0].line, 3);
     let lines: Vec<u64> = chains[0].quotes.iter().map(|q| q.line).collect();
@@ -74,6 +91,10 @@ fn negative_prices_and_vols_reject_the_row() {
         let (_, report) =
             read_chains_from_bytes(edited.as_bytes(), &path, Format::Deribit).unwrap();
         let r = report.rejected.iter().find(|r| r.line == 2).unwrap();
-        assert!(r.reason.contains(&format!("field `{col}` is negative")), "{}", r.reason);
+        assert!(
+            r.reason.contains(&format!("field `{col}` is negative")),
+            "{}",
+            r.reason
+        );
     }
 }

@@ -235,3 +235,124 @@ fn min_g_finds_a_second_dip_in_one_grid_cell() {
     assert!(g <= -6.1e-6 && (k - 2.4).abs() < 0.1, "({k}, {g})");
     assert!(!s.is_butterfly_free());
 }
+
+/// The smile models' `implied_vol(k, t)` and SSVI's `w(k, θ)` are NaN outside their domain
+/// (infinite `k`, `t ≤ 0`, `θ ≤ 0`), never ±inf or 0.
+#[test]
+fn smile_queries_are_nan_outside_the_domain() {
+    let svi = Svi::new(0.02, 0.3, -0.6, 0.1, 0.15).unwrap();
+    for (k, t) in [
+        (f64::INFINITY, -1.0),
+        (0.0, -1.0),
+        (0.0, 0.0),
+        (f64::NAN, 1.0),
+    ] {
+        let v = svi.implied_vol(k, t);
+        assert!(v.is_nan(), "svi implied_vol({k}, {t}) = {v}");
+    }
+    let ssvi = Ssvi::new(
+        -0.7,
+        Phi::PowerLaw {
+            eta: 1.0,
+            gamma: 0.4,
+        },
+    )
+    .unwrap();
+    for (k, theta) in [(f64::INFINITY, -1.0), (0.0, -1.0), (f64::NAN, 0.04)] {
+        let w = ssvi.w(k, theta);
+        assert!(w.is_nan(), "ssvi w({k}, {theta}) = {w}");
+    }
+}
+
+/// Far out the raw-SVI wings are their asymptotes `a + b(ρd + |d|)` (in closed form: slope
+/// `b(1 + ρ)` right, `b(1 − ρ)` left), where `d²` used to overflow to a total variance of +∞;
+/// `w` beyond the double range and `k = ±∞` are NaN.
+#[test]
+fn svi_far_wings_are_the_asymptotes_and_never_infinite() {
+    let (a, b, rho, m, sigma) = (0.02, 0.3, -0.6, 0.1, 0.15);
+    let s = Svi::new(a, b, rho, m, sigma).unwrap();
+    for k in [1e149, 1e151, 1e200, 1e300, 1e308] {
+        for (k, slope) in [(k, b * (1.0 + rho)), (-k, b * (1.0 - rho))] {
+            let want = a + slope * (k - m).abs();
+            let (w, w1, w2) = s.w_derivs(k);
+            assert!((s.w(k) / want - 1.0).abs() < 8.0 * f64::EPSILON, "w({k:e})");
+            assert_eq!(w, s.w(k), "{k:e}");
+            assert!((w1 - slope * k.signum()).abs() < 1e-15, "w'({k:e}) = {w1}");
+            assert!((0.0..1e-290).contains(&w2), "w''({k:e}) = {w2}");
+            assert!(s.total_variance(k).is_finite());
+        }
+    }
+    // The same line on both sides of the switch at |k − m| = 1e150: no step.
+    let (lo, hi) = (s.w(m + 1e150 * (1.0 - 1e-15)), s.w(m + 1e150));
+    assert!(((hi - lo) / lo).abs() < 4e-15, "{lo:e} {hi:e}");
+    // A wing steep enough to leave the double range, and k = ±∞, have no total variance.
+    let steep = Svi::new(0.02, 1.0, 0.9, 0.0, 0.1).unwrap();
+    assert!(steep.w(1e308).is_nan() && steep.w_derivs(1e308).1.is_nan());
+    for k in [f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
+        assert!(s.w(k).is_nan() && s.total_variance(k).is_nan(), "{k}");
+        let (w, w1, w2) = s.w_derivs(k);
+        assert!(w.is_nan() && w1.is_nan() && w2.is_nan(), "{k}");
+    }
+}
+
+/// `implied_vol(k, t) = √(w/t)` only where a double holds it: NaN (never 0 or ∞) for `t = ∞`,
+/// for `w/t` past the double range (`t = 5e-324`), for `w/t` rounding to 0 while `w > 0`
+/// (`t = 1.7e308` on a tiny `w`), and at the extreme-but-representable ends the closed form.
+#[test]
+fn smile_implied_vol_never_returns_zero_or_infinity() {
+    let s = Svi::new(0.02, 0.3, -0.6, 0.1, 0.15).unwrap();
+    let w0 = s.w(0.0);
+    for t in [f64::INFINITY, 5e-324, 1e-320] {
+        let v = s.implied_vol(0.0, t);
+        assert!(v.is_nan(), "t = {t:e}: {v}");
+    }
+    // w/t is a normal double: the closed form, far from 1 in both directions.
+    for t in [1e-300, 1e-10, 1.0, 1e300] {
+        let v = s.implied_vol(0.0, t);
+        let want = w0.sqrt() / t.sqrt();
+        assert!(
+            (v / want - 1.0).abs() < 4.0 * f64::EPSILON,
+            "t = {t:e}: {v:e} vs {want:e}"
+        );
+    }
+    // w/t below every double while w > 0: not a vol of 0.
+    let tiny = Svi::new(1e-300, 0.0, 0.0, 0.0, 0.1).unwrap();
+    assert!(tiny.implied_vol(0.0, 1e300).is_nan());
+    // w = 0 exactly is a vol of 0, the model's own answer.
+    let flat_zero = Svi::new(0.0, 0.0, 0.0, 0.0, 0.1).unwrap();
+    assert_eq!(flat_zero.implied_vol(0.3, 1.0), 0.0);
+}
+
+/// SSVI's `w(k, θ)` is NaN for `θ ≤ 0` with either `φ`: the Heston-like `φ` is finite at
+/// negative `θ`, so this used to return a negative "total variance"; eSSVI far wings are the
+/// asymptote `θ/2·(1 + ρφk + |φk + ρ|)`, not +∞.
+#[test]
+fn ssvi_theta_outside_the_domain_and_far_wings() {
+    for phi in [
+        Phi::PowerLaw {
+            eta: 1.0,
+            gamma: 0.4,
+        },
+        Phi::HestonLike { lambda: 2.0 },
+    ] {
+        let s = Ssvi::new(-0.7, phi).unwrap();
+        for theta in [-1.0, -1e-300, 0.0, f64::INFINITY, f64::NAN] {
+            for k in [-1.0, 0.0, 1.0] {
+                let w = s.w(k, theta);
+                assert!(w.is_nan(), "{phi:?} w({k}, {theta}) = {w}");
+            }
+        }
+        let theta = 0.04;
+        let e = s.essvi(theta);
+        let p = e.psi() / theta;
+        for k in [1e150, 1e200, -1e200, 1e300] {
+            let want = 0.5 * theta * (1.0 - 0.7 * p * k + (p * k - 0.7).abs());
+            let w = s.w(k, theta);
+            assert!(
+                (w / want - 1.0).abs() < 1e-14,
+                "{phi:?} w({k:e}) = {w:e} vs {want:e}"
+            );
+        }
+        assert!(s.w(f64::INFINITY, theta).is_nan() && s.w(f64::NEG_INFINITY, theta).is_nan());
+    }
+}

@@ -48,6 +48,16 @@ fn invalid_queries_are_nan_never_zero_or_a_panic() {
             assert!(s.variance_derivatives(0.0, t).w.is_nan());
         }
         assert!(s.total_variance(f64::NAN, 0.5).is_nan());
+        // Both coordinates outside the domain (the issue's example), and either one alone.
+        for (k, t) in [
+            (f64::INFINITY, -1.0),
+            (f64::NEG_INFINITY, 0.5),
+            (f64::INFINITY, 0.5),
+        ] {
+            let w = s.total_variance(k, t);
+            assert!(w.is_nan(), "{model} total_variance({k}, {t}) = {w}");
+            assert!(s.variance_derivatives(k, t).w.is_nan());
+        }
         // Inside the domain but far from the expiries the answer is a positive vol, not 0:
         // tiny times (flat vol before the first expiry) and a long one.
         for t in [5e-324, 1e-300, 1e-12, 1e3] {
@@ -96,5 +106,107 @@ fn grid_queries_match_the_scalar_ones() {
                 l[[i, j]]
             );
         }
+    }
+}
+
+/// The extreme queries of the hardening issue on every model's surface (they used to give a
+/// vol of 0 on SABR and SSVI surfaces, and a price line of 0 or NaN): a finite positive vol
+/// equal to what the time extrapolation prescribes, and prices that are either the closed
+/// form or `QueryError::Unrepresentable`, never 0, NaN or ±inf.
+#[test]
+fn extreme_queries_give_the_extrapolation_or_a_named_error() {
+    use volfit::black::normalised::normalised_black;
+    let (chains, _) = read_chains(
+        shared_data("deribit/deribit_options_snapshot_20260215T153420Z.csv"),
+        Format::Auto,
+    )
+    .unwrap();
+    let unrepresentable = |r: Result<f64, QueryError>, what: &str| matches!(r, Err(QueryError::Unrepresentable { what: w, .. }) if w == what);
+    for model in SurfaceModel::ALL {
+        let opts = SurfaceOptions {
+            model,
+            ..SurfaceOptions::default()
+        };
+        let (s, _) = calibrate_surface(&chains[0], &opts).unwrap();
+        let t1 = s.slices()[0].t;
+
+        // Before the first expiry the vol is flat in t at fixed k = ln(K/F(t)): down to the
+        // smallest positive double, σ(K, t) = √(w(k, t₁)/t₁).
+        for t in [5e-324, 1e-300, 1e-12] {
+            for m in [0.8, 1.0, 1.25] {
+                let strike = m * s.forward(t);
+                let k = (strike / s.forward(t)).ln();
+                let want = (s.total_variance(k, t1) / t1).sqrt();
+                let v = s.try_vol(strike, t).unwrap();
+                assert!(
+                    (v / want - 1.0).abs() < 1e-12,
+                    "{model} t {t:e} m {m}: {v} vs {want}"
+                );
+            }
+            // At the money the price σ√t·F/√(2π)·(1 + O(σ²t)) is tiny but normal.
+            let f = s.forward(t);
+            let v = s.vol(f, t);
+            let p = s.try_price(OptionKind::Call, f, t).unwrap();
+            let want = f * normalised_black(0.0, v * t.sqrt(), 1.0);
+            assert!(
+                (p / want - 1.0).abs() < 1e-12,
+                "{model} ATM t {t:e}: {p:e} vs {want:e}"
+            );
+            // Out of the money the time value is far below every double: an error, not 0; in
+            // the money the put is its intrinsic value.
+            let strike = 1.25 * f;
+            assert!(
+                unrepresentable(s.try_price(OptionKind::Call, strike, t), "price"),
+                "{model} t {t:e}: {:?}",
+                s.try_price(OptionKind::Call, strike, t)
+            );
+            assert!(s.price(OptionKind::Call, strike, t).is_nan());
+            assert_eq!(
+                s.try_price(OptionKind::Put, strike, t),
+                Ok(strike - f),
+                "{model} t {t:e}"
+            );
+        }
+
+        // Strike 1e308: the smile's wing gives a finite vol; the call is worth less than any
+        // normal double (an error), the put is K − F.
+        let f = s.forward(0.5);
+        let v = s.try_vol(1e308, 0.5).unwrap();
+        assert!(v.is_finite() && v > 0.0, "{model}: {v}");
+        // The call is √(FK)·b(x, σ√t) with x = ln(F/K) ≈ −700: a normal double or, when the
+        // wing vol is low, below every one (an error, not 0).
+        let b = normalised_black((f / 1e308).ln(), v * 0.5f64.sqrt(), 1.0);
+        let want = f.sqrt() * 1e308f64.sqrt() * b;
+        match s.try_price(OptionKind::Call, 1e308, 0.5) {
+            Ok(p) => assert!(
+                p >= f64::MIN_POSITIVE && (p / want - 1.0).abs() < 1e-12,
+                "{model}: vol {v}: {p:e} vs {want:e}"
+            ),
+            Err(e) => assert!(
+                matches!(e, QueryError::Unrepresentable { what: "price", .. })
+                    && want < f64::MIN_POSITIVE,
+                "{model}: vol {v}: {e} ({want:e})"
+            ),
+        }
+        assert_eq!(s.try_price(OptionKind::Put, 1e308, 0.5), Ok(1e308 - f));
+
+        // Long times. After 1e5 years the vol of the flat-forward-variance extrapolation
+        // exists, but the forward e^{r·1e5}·F overflows: NaN, and `try_price` names it. After
+        // 1e300 years k = ln(K/F(t)) is beyond every smile's reach: no vol.
+        let v = s.try_vol(1e5, 1e5).unwrap();
+        assert!(v.is_finite() && v > 0.0, "{model}: {v}");
+        assert!(s.forward(1e5).is_nan(), "{model}: {}", s.forward(1e5));
+        for kind in [OptionKind::Call, OptionKind::Put] {
+            assert!(
+                unrepresentable(s.try_price(kind, 1e5, 1e5), "forward"),
+                "{model}"
+            );
+        }
+        assert!(
+            matches!(s.try_vol(1e5, 1e300), Err(QueryError::NoVol { .. })),
+            "{model}: {:?}",
+            s.try_vol(1e5, 1e300)
+        );
+        assert!(s.vol(1e5, 1e300).is_nan() && s.price(OptionKind::Call, 1e5, 1e300).is_nan());
     }
 }

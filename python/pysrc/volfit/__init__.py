@@ -5,6 +5,8 @@ eSSVI / SABR fits with Levenberg–Marquardt or quasi-Newton optimisers, a fitte
 local vol and density, and the review charts, from Python. Every function takes numpy arrays
 (broadcast against each other) or scalars; errors from the Rust core are raised as
 :class:`VolfitError` with the core's message (naming file, line and field where one applies).
+A bug in the core (a Rust panic) is raised as :class:`InternalError`, a :class:`VolfitError`,
+never as PyO3's ``PanicException`` (a ``BaseException`` that ``except Exception`` misses).
 
 >>> import volfit
 >>> p = volfit.black_price("call", 100.0, 110.0, 0.5, 0.25)
@@ -20,10 +22,11 @@ from typing import Any, Iterable, Optional, Sequence, Union
 import numpy as np
 
 from . import _volfit
-from ._volfit import FORMATS, MODELS, OPTIMIZERS, SABR_EXPANSIONS, VolfitError
+from ._volfit import FORMATS, MODELS, OPTIMIZERS, SABR_EXPANSIONS, InternalError, VolfitError
 
 __all__ = [
     "VolfitError",
+    "InternalError",
     "MODELS",
     "OPTIMIZERS",
     "FORMATS",

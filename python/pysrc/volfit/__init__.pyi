@@ -5,6 +5,7 @@ import numpy as np
 ArrayLike = Union[float, Sequence[float], np.ndarray]
 
 class VolfitError(Exception): ...
+class InternalError(VolfitError): ...
 MODELS: list[str]
 OPTIMIZERS: list[str]
 FORMATS: list[str]

@@ -53,7 +53,14 @@ fn z_over_x<T: Real>(z: T, rho: T) -> T {
     }
     let one = T::cst(1.0);
     let zmr = z - rho;
-    let a = (zmr * zmr + (one - rho) * (one + rho)).sqrt();
+    // √((z − ρ)² + 1 − ρ²), or |z − ρ| once the square would overflow (from |z − ρ| = 10¹⁵⁰
+    // on they agree to the last bit): far wings (`|z| ~ (FK)^{(1−β)/2}·|ln(F/K)|` at extreme
+    // strikes) keep a finite x(z) instead of ln(∞) and a vol of 0.
+    let a = if zmr.re().abs() < 1e150 {
+        (zmr * zmr + (one - rho) * (one + rho)).sqrt()
+    } else {
+        zmr.abs()
+    };
     let x = if zr < rho.re() {
         // √A + z − ρ = (1 − ρ²)/(√A − (z − ρ)): no cancellation for z < ρ.
         let den = a - zmr;

@@ -135,7 +135,7 @@ pub struct SabrParams {
 
 impl SabrParams {
     /// The smile, if the parameters are in SABR's domain: `α > 0`, `β ∈ [0, 1]`, `|ρ| < 1`,
-    /// `0 ≤ ν ≤ 10³`, `b ≥ 0`, `0 < T ≤ 10³`, all finite, `10⁻⁶ ≤ α·(F+b)^(β−1) ≤ 10³`
+    /// `0 ≤ ν ≤ 10³`, `b ≥ 0`, `T > 0`, all finite, `10⁻⁶ ≤ α·(F+b)^(β−1) ≤ 10³`
     /// where `F + b > 0` ([`MIN_LOGNORMAL_ALPHA`], [`MAX_SCALE`]), and `F + b > 0` unless the expansion is normal with
     /// `β = 0`.
     ///
@@ -157,7 +157,7 @@ impl SabrParams {
     }
 }
 
-/// The largest `ν`, `t` (years) and lognormal-equivalent `α·(F+b)^(β−1)` of a checked
+/// The largest `ν` and lognormal-equivalent `α·(F+b)^(β−1)` of a checked
 /// [`Sabr`].
 pub const MAX_SCALE: f64 = 1e3;
 
@@ -174,6 +174,16 @@ impl TryFrom<SabrParams> for Sabr {
 impl From<Sabr> for SabrParams {
     fn from(s: Sabr) -> Self {
         s.params()
+    }
+}
+
+/// `v` if it is a vol (finite and positive), else NaN.
+#[inline]
+fn usable(v: f64) -> f64 {
+    if v > 0.0 && v < f64::INFINITY {
+        v
+    } else {
+        f64::NAN
     }
 }
 
@@ -321,9 +331,6 @@ impl Sabr {
         if !(0.0..=MAX_SCALE).contains(&self.nu) {
             return err("nu", self.nu, "0 <= nu <= 1e3");
         }
-        if !(self.t <= MAX_SCALE) {
-            return err("t", self.t, "t <= 1e3 years");
-        }
         // α in lognormal units, α·(F+b)^(β−1): a vol of 10⁵ % is far beyond any smile, and
         // beyond it the expansions overflow (α = 1e300 in a surface.json answered NaN); below
         // 10⁻⁴ % the vols underflow (α = 1e-320 answered 0).
@@ -359,13 +366,29 @@ impl Sabr {
 
     /// Implied vol at `strike` in the expansion's convention: the Black vol of the shifted
     /// forward `F + b` at `K + b` for the lognormal expansions (the plain Black vol when
-    /// `b = 0`), the Bachelier vol for the normal one. Outside the domain
-    /// ([`Sabr::in_domain`]) it returns NaN: no vol exists there.
+    /// `b = 0`), the Bachelier vol for the normal one.
+    ///
+    /// NaN where no vol exists, never 0, negative or ±inf: outside the domain
+    /// ([`Sabr::in_domain`]), and where the expansion itself gives no usable number — a value
+    /// beyond the range of doubles (e.g. `β = 0` at a strike of `10⁻³⁰⁰`) or one that is not
+    /// positive (the asymptotic expansions break down for very large `ν²T` or `αT`).
+    ///
+    /// ```
+    /// use volfit::models::sabr::{SabrExpansion, SabrParams};
+    /// let s = SabrParams { alpha: 0.03, beta: 0.0, rho: -0.3, nu: 0.4, shift: 0.0,
+    ///                      forward: 0.03, t: 1.0, expansion: SabrExpansion::Hagan }
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(s.vol(0.03) > 0.0);
+    /// assert!(s.vol(1e308) > 0.0); // the far wing stays finite and positive
+    /// assert!(s.vol(1e-300).is_nan()); // beyond the double range: no vol, not ∞
+    /// assert!(s.vol(-0.01).is_nan()); // outside the domain
+    /// ```
     pub fn vol(&self, strike: f64) -> f64 {
         if !self.in_domain(strike) {
             return f64::NAN;
         }
-        sabr_vol(
+        usable(sabr_vol(
             self.expansion,
             self.forward + self.shift,
             strike + self.shift,
@@ -374,10 +397,11 @@ impl Sabr {
             self.beta,
             self.rho,
             self.nu,
-        )
+        ))
     }
 
-    /// `(σ, ∂σ/∂K, ∂²σ/∂K²)` at `strike`, exact (forward-mode differentiation of the formula).
+    /// `(σ, ∂σ/∂K, ∂²σ/∂K²)` at `strike`, exact (forward-mode differentiation of the formula);
+    /// all NaN where [`Sabr::vol`] is.
     pub fn vol_strike_derivatives(&self, strike: f64) -> (f64, f64, f64) {
         if !self.in_domain(strike) {
             return (f64::NAN, f64::NAN, f64::NAN);
@@ -392,10 +416,14 @@ impl Sabr {
             Taylor2::cst(self.rho),
             Taylor2::cst(self.nu),
         );
+        if usable(v.v).is_nan() {
+            return (f64::NAN, f64::NAN, f64::NAN);
+        }
         (v.v, v.d1, v.d2)
     }
 
-    /// `σ` and its gradient in `(α, β, ρ, ν)` at `strike`, exact.
+    /// `σ` and its gradient in `(α, β, ρ, ν)` at `strike`, exact; all NaN where
+    /// [`Sabr::vol`] is.
     ///
     /// ```
     /// use volfit::models::sabr::{Sabr, SabrParams};
@@ -422,6 +450,9 @@ impl Sabr {
             Dual::var(self.rho, 2),
             Dual::var(self.nu, 3),
         );
+        if usable(v.v).is_nan() {
+            return (f64::NAN, [f64::NAN; 4]);
+        }
         (v.v, v.d)
     }
 
@@ -432,8 +463,14 @@ impl Sabr {
 
     /// Undiscounted call price at `strike`: Black on `F + b, K + b` for the lognormal
     /// expansions, Bachelier for the normal one.
+    ///
+    /// At `K + b ≤ 0` (outside the lognormal domain) the call is worth `F − K` whatever the
+    /// vol; NaN for a strike that is not finite or where [`Sabr::vol`] is NaN.
     pub fn call_price(&self, strike: f64) -> f64 {
         let (f, k) = (self.forward + self.shift, strike + self.shift);
+        if !strike.is_finite() {
+            return f64::NAN;
+        }
         if !self.in_domain(strike) {
             return f - k;
         }
@@ -449,10 +486,13 @@ impl Sabr {
     /// for an unshifted lognormal expansion, else the exact conversion through the price.
     ///
     /// # Errors
-    /// When the model price has no Black vol (e.g. `K ≤ 0`).
+    /// When the model price has no Black vol (e.g. `K ≤ 0`: an error, never `Ok(NaN)`).
     pub fn black_vol(&self, strike: f64) -> Result<f64, crate::black::ImpliedVolError> {
         if !self.expansion.is_normal() && self.shift == 0.0 {
-            return Ok(self.vol(strike));
+            let v = self.vol(strike);
+            if !v.is_nan() {
+                return Ok(v);
+            }
         }
         let kind = OptionKind::otm(self.forward, strike);
         let p = self.price(kind, strike);
@@ -462,10 +502,13 @@ impl Sabr {
     /// Normal (Bachelier) vol of the model's price at `strike`.
     ///
     /// # Errors
-    /// When the model price has no normal vol.
+    /// When the model price has no normal vol (an error, never `Ok(NaN)`).
     pub fn normal_vol(&self, strike: f64) -> Result<f64, crate::black::ImpliedVolError> {
         if self.expansion.is_normal() {
-            return Ok(self.vol(strike));
+            let v = self.vol(strike);
+            if !v.is_nan() {
+                return Ok(v);
+            }
         }
         let kind = OptionKind::otm(self.forward, strike);
         let p = self.price(kind, strike);

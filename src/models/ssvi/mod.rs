@@ -159,15 +159,21 @@ impl Ssvi {
         self.phi
     }
 
-    /// `w(k, θ)`.
+    /// `w(k, θ)`; NaN outside the domain (`θ` not finite and positive, `k` not finite) or
+    /// where `w` is beyond the range of doubles ([`EssviSlice::w`]), never ±inf or 0.
     ///
     /// ```
     /// use volfit::models::ssvi::{Phi, Ssvi};
     /// let s = Ssvi::new(-0.7, Phi::PowerLaw { eta: 1.0, gamma: 0.4 }).unwrap();
     /// assert!((s.w(0.0, 0.04) - 0.04).abs() < 1e-17); // θ is the ATM total variance
+    /// assert!(s.w(0.0, -0.04).is_nan() && s.w(f64::INFINITY, 0.04).is_nan());
     /// ```
     pub fn w(&self, k: f64, theta: f64) -> f64 {
-        self.essvi(theta).w(k)
+        if theta > 0.0 && theta < f64::INFINITY {
+            self.essvi(theta).w(k)
+        } else {
+            f64::NAN
+        }
     }
 
     /// The eSSVI slice `(θ, ρ, θφ(θ))` at ATM total variance `θ`.
@@ -282,13 +288,19 @@ impl EssviSlice {
         )
     }
 
-    /// `w(k)`.
+    /// `w(k)`; NaN where no total variance exists (`k` not finite, or `w` beyond the range
+    /// of doubles; never ±inf). From `|z| = |ψk/θ + ρ| = 10¹⁵⁰` on, `√(z² + 1 − ρ²)` is taken
+    /// as `|z|` (equal to the last bit there), so `z²` cannot overflow.
     pub fn w(&self, k: f64) -> f64 {
         let z = self.psi * k / self.theta + self.rho;
-        0.5 * self.theta
-            * (1.0
-                + self.rho * self.psi * k / self.theta
-                + (z * z + 1.0 - self.rho * self.rho).sqrt())
+        // NaN fails the comparison and goes to the wing branch.
+        let r = if z.abs() < 1e150 {
+            (z * z + 1.0 - self.rho * self.rho).sqrt()
+        } else {
+            z.abs()
+        };
+        let w = 0.5 * self.theta * (1.0 + self.rho * self.psi * k / self.theta + r);
+        if w.is_finite() { w } else { f64::NAN }
     }
 
     /// `∂w/∂(θ, ρ, ψ)` at `k`.

@@ -25,6 +25,9 @@ use super::numerics::{global_min, global_min_fine};
 use super::{ParamError, SmileModel};
 use serde::{Deserialize, Serialize};
 
+/// `|k − m|` from which [`Svi::w`] takes the wing asymptote (`d²` would overflow near 10¹⁵⁴).
+const FAR_WING: f64 = 1e150;
+
 /// Raw SVI parameters `(a, b, ρ, m, σ)` of one expiry's total variance.
 ///
 /// Valid by construction: [`Svi::new`] (and deserialisation) check `b ≥ 0`, `|ρ| < 1`,
@@ -164,22 +167,38 @@ impl Svi {
 
     /// `w(k)`.
     ///
+    /// NaN where no total variance exists: `k` not finite, or a wing so far out (`|k| ≳
+    /// 10³⁰⁸/b`) that `w` is beyond the range of doubles (never ±inf). From `|k − m| = 10¹⁵⁰`
+    /// on the wing is evaluated as its asymptote `a + b(ρd + |d|)` (equal to `w` there to the
+    /// last bit), so `d²` cannot overflow.
+    ///
     /// ```
     /// use volfit::models::svi::Svi;
     /// let s = Svi::new(0.04, 0.4, -0.4, 0.05, 0.2).unwrap();
     /// // At k = m: w = a + bσ.
     /// assert!((s.w(0.05) - (0.04 + 0.4 * 0.2)).abs() < 1e-16);
+    /// // Far out the wing is linear with slope b(1 + ρ); at k = ±∞ there is no w.
+    /// assert!((s.w(1e300) / (0.4 * 0.6 * 1e300) - 1.0).abs() < 1e-15);
+    /// assert!(s.w(f64::INFINITY).is_nan() && s.w(f64::NEG_INFINITY).is_nan());
     /// ```
     #[inline]
     pub fn w(&self, k: f64) -> f64 {
         let d = k - self.m;
-        self.a + self.b * (self.rho * d + (d * d + self.sigma * self.sigma).sqrt())
+        // NaN fails the comparison and goes to the wing branch.
+        if d.abs() < FAR_WING {
+            self.a + self.b * (self.rho * d + (d * d + self.sigma * self.sigma).sqrt())
+        } else {
+            self.far_wing(d).0
+        }
     }
 
-    /// `(w, w', w'')` at `k` in one pass.
+    /// `(w, w', w'')` at `k` in one pass; all NaN where [`Svi::w`] is.
     #[inline]
     pub fn w_derivs(&self, k: f64) -> (f64, f64, f64) {
         let d = k - self.m;
+        if !(d.abs() < FAR_WING) {
+            return self.far_wing(d);
+        }
         let s2 = self.sigma * self.sigma;
         let q = (d * d + s2).sqrt();
         (
@@ -187,6 +206,19 @@ impl Svi {
             self.b * (self.rho + d / q),
             self.b * s2 / (q * q * q),
         )
+    }
+
+    /// `(w, w', w'')` for `|d| ≥ 10¹⁵⁰` from the asymptotes (`q = |d|` to within
+    /// `σ²/(2d²) < 10⁻³⁰⁰` relative; `w'' = bσ²/|d|³` underflows to 0), NaN for `d` not
+    /// finite or `w` beyond the double range.
+    #[cold]
+    fn far_wing(&self, d: f64) -> (f64, f64, f64) {
+        let w = self.a + self.b * (self.rho * d + d.abs());
+        if w.is_finite() {
+            (w, self.b * (self.rho + d.signum()), 0.0)
+        } else {
+            (f64::NAN, f64::NAN, f64::NAN)
+        }
     }
 
     /// `w'''(k) = −3bσ²d/q⁵`.
