@@ -264,9 +264,11 @@ pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    // 0: everything calibrated; 1: some inputs failed, others were written; 2: nothing was.
+    let written = results.iter().filter(|(_, r)| r.is_ok()).count();
     Ok(if problems == 0 {
         ExitCode::SUCCESS
-    } else if problems < results.len() + problems {
+    } else if written > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::from(2)

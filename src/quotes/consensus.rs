@@ -28,7 +28,8 @@ pub const T_TOLERANCE: f64 = 1e-3;
 const HOUR_IN_YEARS: f64 = 1.0 / (365.25 * 24.0);
 
 /// The columns that carry the shared values in a format (empty where it has none), so that a
-/// reason names the field as the file does.
+/// reason names the field as the file does (`csv|json` where the CSV and JSON layouts name it
+/// differently).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Columns {
     /// The row's quote time.
@@ -94,7 +95,11 @@ fn disagreeing(
     let field = if column.is_empty() {
         String::new()
     } else {
-        format!("field `{column}`: ")
+        // `csv|json`: the column's name in the CSV layout and in the JSON one.
+        match column.split_once('|') {
+            Some((csv, json)) => format!("field `{csv}` (`{json}` in JSON): "),
+            None => format!("field `{column}`: "),
+        }
     };
     let carried: Vec<(usize, f64)> = quotes
         .iter()

@@ -71,10 +71,10 @@ const READERS: [Reader; 6] = [
         },
         header_lines: 1,
         shared: consensus::Columns {
-            time: "timestamp` (`creation_timestamp` in JSON",
-            spot: "index_price` (`estimated_delivery_price` in JSON",
+            time: "timestamp|creation_timestamp",
+            spot: "index_price|estimated_delivery_price",
             t: "",
-            forward: "underlying` (`underlying_price` in JSON",
+            forward: "underlying|underlying_price",
             discount: "",
         },
         read: deribit::read,

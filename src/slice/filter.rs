@@ -67,6 +67,15 @@ pub enum RejectReason {
         /// The filter's maximum.
         max: f64,
     },
+    /// After the fit: the quote's mid vol is further from the fitted smile than
+    /// [`OUTLIER_SPREADS`](crate::surface::OUTLIER_SPREADS) half-spreads and
+    /// [`OUTLIER_MIN_VOL`](crate::surface::OUTLIER_MIN_VOL); the expiry was refitted without it.
+    Outlier {
+        /// Fitted vol − mid vol.
+        residual: f64,
+        /// `|residual|` in half bid–ask spreads.
+        spreads: f64,
+    },
     /// The bid–ask vol spread is wider than the filter allows.
     Wide {
         /// Ask vol − bid vol.
@@ -109,6 +118,11 @@ impl fmt::Display for RejectReason {
             RejectReason::VolOutOfRange { vol, max } => {
                 write!(f, "vol_out_of_range: vol {vol:?} is not in (0, {max}]")
             }
+            RejectReason::Outlier { residual, spreads } => write!(
+                f,
+                "outlier: the fitted smile misses the mid vol by {residual:+.4} ({spreads:.0} \
+                 half-spreads); the expiry was refitted without it"
+            ),
             RejectReason::Wide { spread, max } => {
                 write!(f, "wide: vol spread {spread:.4} > {max}")
             }

@@ -408,6 +408,37 @@ impl SmileSlice {
         &self.excluded
     }
 
+    /// The slice without the points at `drop` (indices into [`SmileSlice::points`]), each
+    /// moved to [`SmileSlice::excluded`] with the reason `why` gives it. `None` if fewer than
+    /// `min` points would remain.
+    pub(crate) fn without(
+        &self,
+        drop: &[usize],
+        min: usize,
+        why: impl Fn(&SmilePoint) -> RejectReason,
+    ) -> Option<SmileSlice> {
+        if self.points.len() < drop.len() + min.max(1) {
+            return None;
+        }
+        let mut out = self.clone();
+        out.points.clear();
+        for (i, p) in self.points.iter().enumerate() {
+            if drop.contains(&i) {
+                out.excluded.push(ExcludedQuote {
+                    strike: p.strike,
+                    k: p.k,
+                    kind: p.kind,
+                    mid_iv: Some(p.mid_iv),
+                    reason: why(p),
+                    line: p.line.unwrap_or(0),
+                });
+            } else {
+                out.points.push(*p);
+            }
+        }
+        Some(out)
+    }
+
     /// Log-moneyness of the points.
     pub fn ks(&self) -> Vec<f64> {
         self.points.iter().map(|p| p.k).collect()

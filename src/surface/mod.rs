@@ -56,7 +56,10 @@ pub use crate::output::write_atomic;
 pub use arbitrage::{
     ArbitrageReport, ButterflyStatus, CalendarAction, CalendarReport, CalendarViolation,
 };
-pub use build::{CalendarPolicy, SurfaceModel, SurfaceOptions, calibrate_surface};
+pub use build::{
+    CalendarPolicy, OUTLIER_MIN_VOL, OUTLIER_SPREADS, SurfaceModel, SurfaceOptions,
+    calibrate_surface,
+};
 pub use file::SURFACE_FORMAT_VERSION;
 pub use fitted::{FittedSurface, MIN_SLICE_T, SurfaceError, SurfaceSlice};
 pub use report::{FailedExpiry, QuotePoint, SliceSummary, SurfaceReport, Timing};

@@ -1018,3 +1018,33 @@ fn calibrate_that_fails_to_write_leaves_only_whole_files() {
     }
     std::fs::remove_dir_all(&base).ok();
 }
+
+/// One input whose only chain cannot be calibrated: nothing written, exit 2 (it used to say 1,
+/// "some inputs failed"), and the message names why.
+#[test]
+fn an_input_with_nothing_calibrated_exits_2() {
+    let base = tmp("nothing");
+    std::fs::create_dir_all(&base).unwrap();
+    let input = base.join("tiny.csv");
+    std::fs::write(
+        &input,
+        "underlying,expiry,strike,kind,bid_iv,ask_iv,forward\nX,2030-01-01,100,call,0.2,0.21,100\nX,2030-01-01,110,call,0.2,0.21,100\n",
+    )
+    .unwrap();
+    let out = base.join("out");
+    let o = volfit(
+        &[
+            "calibrate",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--no-plots",
+        ],
+        "",
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no expiry could be fitted"), "{stderr}");
+    assert!(!out.join("surface.json").exists());
+    std::fs::remove_dir_all(&base).ok();
+}

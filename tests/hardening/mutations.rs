@@ -521,3 +521,101 @@ fn surface_json_loading() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `volfit iv` input made from a real chain: the undiscounted mark premium of every BTC quote
+/// of a Deribit snapshot, with a pass-through column.
+fn iv_input() -> &'static Vec<u8> {
+    static I: OnceLock<Vec<u8>> = OnceLock::new();
+    I.get_or_init(|| {
+        let (chains, _) = read_chains(
+            shared_data("deribit/deribit_options_snapshot_20251230T173115Z.csv"),
+            Format::Deribit,
+        )
+        .unwrap();
+        let btc = &chains[0];
+        let as_of = btc.as_of.unwrap();
+        let mut out = String::from("kind,price,forward,strike,t,symbol\n");
+        for q in btc.quotes.iter().take(400) {
+            let (Some(mark), Some(f)) = (q.mark, q.forward) else {
+                continue;
+            };
+            let t = (q.expiry - as_of).num_milliseconds() as f64 / (365.0 * 86_400_000.0);
+            let _ = writeln!(
+                out,
+                "{},{},{f},{},{t},{}",
+                q.kind,
+                mark * f,
+                q.strike,
+                q.symbol
+            );
+        }
+        out.into_bytes()
+    })
+}
+
+/// `volfit iv` on mutated input: exit 0 with one output row per input record, each with a
+/// finite positive vol or a reason, or exit 2 with a message; never a panic.
+#[test]
+fn volfit_iv_input() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let base = iv_input().clone();
+    let mut runner = TestRunner::new(Config {
+        cases: (cases() / 4).max(8),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&prop::collection::vec(mutation(), 1..5), |ms| {
+            let mut b = base.clone();
+            for m in &ms {
+                apply(&mut b, m);
+            }
+            let mut child = Command::new(env!("CARGO_BIN_EXE_volfit"))
+                .args(["iv", "-"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(&b).unwrap();
+            let out = child.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            prop_assert!(!stderr.contains("panicked"), "{stderr}");
+            match out.status.code() {
+                Some(0) => {
+                    let input_records = csv::ReaderBuilder::new()
+                        .flexible(true)
+                        .from_reader(b.as_slice())
+                        .byte_records()
+                        .filter(|r| r.as_ref().is_ok_and(|r| !(r.len() == 1 && r[0].is_empty())))
+                        .count();
+                    let mut rdr = csv::ReaderBuilder::new()
+                        .flexible(true)
+                        .from_reader(out.stdout.as_slice());
+                    let mut n = 0;
+                    for r in rdr.byte_records() {
+                        let r = r.unwrap();
+                        n += 1;
+                        // `iv` and `error` are the last two fields of every output row.
+                        prop_assert!(r.len() >= 2);
+                        let (v, error) = (&r[r.len() - 2], &r[r.len() - 1]);
+                        if v.is_empty() {
+                            prop_assert!(!error.is_empty(), "a row with neither vol nor reason");
+                        } else {
+                            let text = String::from_utf8_lossy(v);
+                            let v: f64 = text.parse().map_err(|_| {
+                                TestCaseError::fail(format!("iv {text:?} is not a number"))
+                            })?;
+                            prop_assert!(v.is_finite() && v > 0.0, "iv {v}");
+                        }
+                    }
+                    prop_assert_eq!(n, input_records);
+                }
+                Some(2) => prop_assert!(stderr.contains("volfit: error"), "{stderr}"),
+                other => prop_assert!(false, "exit {other:?}: {stderr}"),
+            }
+            Ok(())
+        })
+        .unwrap();
+}
