@@ -38,6 +38,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     // Any pricer takes the surface as a trait object.
     price(&surface, 0.25);
+    // Where a query sits against the quotes: inside, or extrapolated (and which way).
+    println!();
+    let last = surface.slices()[surface.slices().len() - 1].t;
+    for (m, t) in [(1.0, 0.25), (3.0, 0.25), (1.0, 2.0 * last)] {
+        let k = surface.forward(t) * m;
+        if let Some(at) = surface.location(k, t) {
+            println!("K = {k:.0}, t = {t:.3}: {at}");
+        }
+    }
     Ok(())
 }
 

@@ -206,6 +206,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(p) = price {
                 println!("{}", Num(p));
             }
+            if let Some(at) = s.location(strike, t)
+                && at.is_extrapolated()
+            {
+                eprintln!("volfit: note: {at}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { surface, json } => {

@@ -44,6 +44,7 @@
 
 pub mod arbitrage;
 mod build;
+mod extrapolation;
 mod file;
 mod fitted;
 pub mod grid;
@@ -60,6 +61,7 @@ pub use build::{
     CalendarPolicy, OUTLIER_MIN_VOL, OUTLIER_SPREADS, SurfaceModel, SurfaceOptions,
     calibrate_surface,
 };
+pub use extrapolation::{Location, TimeRegion};
 pub use file::SURFACE_FORMAT_VERSION;
 pub use fitted::{FittedSurface, MIN_SLICE_T, SurfaceError, SurfaceSlice};
 pub use report::{FailedExpiry, QuotePoint, SliceSummary, SurfaceReport, Timing};

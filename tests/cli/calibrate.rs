@@ -1048,3 +1048,48 @@ fn an_input_with_nothing_calibrated_exits_2() {
     assert!(!out.join("surface.json").exists());
     std::fs::remove_dir_all(&base).ok();
 }
+
+/// `volfit vol` says on stderr when the answer is extrapolated, and nothing when it is not;
+/// stdout holds the vol either way.
+#[test]
+fn vol_says_when_it_extrapolates() {
+    let out = tmp("vol-extrapolated");
+    let sample = root().join("data/sample_chain.csv");
+    let o = volfit(
+        &[
+            "calibrate",
+            sample.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--no-plots",
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let path = out.join("surface.json");
+    let s = volfit::surface::FittedSurface::load(&path).unwrap();
+    let mid = &s.slices()[s.slices().len() / 2];
+    let [lo, hi] = mid.quoted_k.unwrap();
+    let inside = format!("{}", mid.forward * (0.5 * (lo + hi)).exp());
+    let t_mid = mid.t.to_string();
+    let p = path.to_str().unwrap();
+    for (strike, t, note) in [
+        (inside.as_str(), t_mid.as_str(), None),
+        (inside.as_str(), "5", Some("after the last expiry")),
+        ("1000000", t_mid.as_str(), Some("beyond the quoted range")),
+    ] {
+        let o = volfit(&["vol", p, "--strike", strike, "--t", t], "");
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{stderr}");
+        let v: f64 = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
+        assert!(v > 0.0 && v.is_finite());
+        match note {
+            None => assert!(stderr.is_empty(), "{stderr}"),
+            Some(n) => assert!(
+                stderr.contains("volfit: note: extrapolated") && stderr.contains(n),
+                "{stderr}"
+            ),
+        }
+    }
+    std::fs::remove_dir_all(&out).ok();
+}

@@ -210,3 +210,44 @@ fn extreme_queries_give_the_extrapolation_or_a_named_error() {
         assert!(s.vol(1e5, 1e300).is_nan() && s.price(OptionKind::Call, 1e5, 1e300).is_nan());
     }
 }
+
+/// `location` says where a query sits against the quotes of a real surface: on each expiry
+/// at the middle of its quoted strikes it is inside; before the first, after the last and
+/// beyond the quoted strikes it is extrapolated, and says which way.
+#[test]
+fn location_tells_quoted_from_extrapolated() {
+    use volfit::surface::TimeRegion;
+    let (chains, _) = volfit::quotes::read_chains(
+        crate::common::shared_data("deribit/deribit_options_snapshot_20260215T153420Z.csv"),
+        volfit::quotes::Format::Auto,
+    )
+    .unwrap();
+    let (s, _) =
+        volfit::surface::calibrate_surface(&chains[0], &volfit::surface::SurfaceOptions::default())
+            .unwrap();
+    let sl = s.slices();
+    for x in sl {
+        let [lo, hi] = x.quoted_k.unwrap();
+        let inside = s
+            .location(x.forward * (0.5 * (lo + hi)).exp(), x.t)
+            .unwrap();
+        assert!(!inside.is_extrapolated(), "{inside}");
+        assert!((inside.k - 0.5 * (lo + hi)).abs() < 1e-9);
+        let beyond = s.location(x.forward * (hi + 0.1).exp(), x.t).unwrap();
+        assert!(
+            beyond.is_extrapolated() && !beyond.in_quoted_strikes(),
+            "{beyond}"
+        );
+    }
+    let (first, last) = (sl[0].t, sl[sl.len() - 1].t);
+    let before = s.location(s.forward(0.5 * first), 0.5 * first).unwrap();
+    assert_eq!(before.time, TimeRegion::BeforeFirst { first });
+    let after = s.location(s.forward(2.0 * last), 2.0 * last).unwrap();
+    assert_eq!(after.time, TimeRegion::AfterLast { last });
+    assert!(
+        after
+            .to_string()
+            .starts_with("extrapolated: after the last expiry")
+    );
+    assert!(s.location(f64::NAN, 1.0).is_none() && s.location(1.0, 0.0).is_none());
+}
