@@ -517,6 +517,49 @@ impl Surface {
         })
     }
 
+    /// 1.0 where (strike, t) is extrapolated (before the first / after the last expiry or
+    /// beyond the quoted strikes), 0.0 inside the quotes, NaN outside the query domain.
+    fn extrapolated<'py>(
+        &self,
+        py: Python<'py>,
+        strike: PyReadonlyArray1<'py, f64>,
+        t: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        guard(|| {
+            let s = &self.inner;
+            map2(py, strike, t, |k, t| {
+                s.location(k, t)
+                    .map_or(f64::NAN, |at| f64::from(u8::from(at.is_extrapolated())))
+            })
+        })
+    }
+
+    /// Discounted digital prices with the smile's slope at (call flag, strike, t).
+    fn digital<'py>(
+        &self,
+        py: Python<'py>,
+        call: PyReadonlyArray1<'py, bool>,
+        strike: PyReadonlyArray1<'py, f64>,
+        t: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        guard(|| {
+            let s = &self.inner;
+            let c = call.as_slice()?.to_vec();
+            let (k, t) = (strike.as_slice()?.to_vec(), t.as_slice()?.to_vec());
+            same_len(c.len(), &[k.len(), t.len()])?;
+            let out = py.detach(move || {
+                c.iter()
+                    .zip(k.iter().zip(&t))
+                    .map(|(&c, (&k, &t))| {
+                        s.smile_section(t)
+                            .map_or(f64::NAN, |m| m.digital(kind(c), k))
+                    })
+                    .collect::<Vec<f64>>()
+            });
+            Ok(out.into_pyarray(py))
+        })
+    }
+
     /// Forwards at times `t`.
     fn forward<'py>(
         &self,

@@ -224,3 +224,28 @@ def test_extreme_scales_through_python():
     assert np.all(np.abs(v / want - 1.0) <= 4 * np.finfo(float).eps), v / want - 1.0
     v, reasons = volfit.implied_vol("call", 1e-300, 1e10, 1e10, 1.0, return_reasons=True)
     assert math.isnan(v) and reasons == "unrepresentable"
+
+
+def test_extrapolated_and_digital_on_a_real_surface():
+    path = SHARED / "data" / "spx_gatheral" / "spx_ivols_20170424.csv"
+    s = volfit.calibrate_surface(str(path))
+    slices = s.report()["slices"]
+    t_mid, t_last = slices[len(slices) // 2]["t"], slices[-1]["t"]
+    f = float(s.forward(t_mid))
+    # Inside the quotes at the forward of an expiry; extrapolated after the last one and far
+    # in strike; NaN outside the domain.
+    assert s.extrapolated(f, t_mid) == 0.0
+    assert s.extrapolated(f, 2 * t_last) == 1.0
+    assert s.extrapolated(20 * f, t_mid) == 1.0
+    assert math.isnan(s.extrapolated(-1.0, t_mid))
+    # Digital = -dC/dK of the undiscounted call times a discount factor: call + put digitals
+    # are that one discount factor at every strike, and the call digital matches the finite
+    # difference of the surface's own vols up to it.
+    k = f * np.linspace(0.9, 1.1, 9)
+    c, p = s.digital("call", k, t_mid), s.digital("put", k, t_mid)
+    d = c + p
+    assert np.allclose(d, d[0], rtol=0, atol=1e-14) and 0.9 < d[0] < 1.1  # PV can exceed 1 in the file
+    h = 1e-5 * k
+    up = volfit.black_price("call", f, k + h, t_mid, s.vol(k + h, t_mid))
+    dn = volfit.black_price("call", f, k - h, t_mid, s.vol(k - h, t_mid))
+    assert np.allclose(c / d[0], -(up - dn) / (2 * h), rtol=0, atol=2e-6)

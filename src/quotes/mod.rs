@@ -274,11 +274,17 @@ pub fn read_chains_from_bytes(
     path: &Path,
     format: Format,
 ) -> Result<(Vec<Chain>, IngestReport), IngestError> {
-    let first_end = bytes
+    // The first non-blank line (the CSV readers skip blank lines before the header too).
+    let lead = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let rest = &bytes[lead..];
+    let first_end = rest
         .iter()
         .position(|&b| b == b'\n' || b == b'\r')
-        .unwrap_or(bytes.len());
-    let first = String::from_utf8_lossy(&bytes[..first_end]);
+        .unwrap_or(rest.len());
+    let first = String::from_utf8_lossy(&rest[..first_end]);
     let reader = match format {
         Format::Auto => Format::sniff(&first),
         f => Some(f),

@@ -52,7 +52,8 @@ fn fields_of(line: &[u8], at: Option<usize>) -> (usize, Option<usize>) {
     (at_field, open)
 }
 
-/// Screens the lines of `bytes` after its `header_lines` header lines; with `csv` false (JSON)
+/// Screens the lines of `bytes` after its `header_lines` header lines (counted from the first
+/// non-blank line); with `csv` false (JSON)
 /// only the UTF-8 screen runs, and a bad byte is replaced by U+FFFD instead of blanking a line
 /// (a JSON document cannot lose a line), so that it fails where it is used.
 ///
@@ -83,9 +84,20 @@ pub(crate) fn screen(
     let mut rejected = Vec::new();
     let mut line_no = 1u64;
     let mut start = 0usize;
+    // Blank lines before the first header line do not count as header lines (the CSV reader
+    // skips them too).
+    let mut header_lines = header_lines;
+    let mut seen_content = false;
     while start < bytes.len() {
         let (end, next) = line_end(bytes, start);
         let body = &bytes[start..end];
+        if !seen_content {
+            if body.iter().all(u8::is_ascii_whitespace) {
+                header_lines += 1;
+            } else {
+                seen_content = true;
+            }
+        }
         let problem = match std::str::from_utf8(body) {
             Err(e) => {
                 let at = e.valid_up_to();
@@ -245,6 +257,20 @@ mod tests {
         let mut lines = crate::quotes::util::CsvLines::new(s.text.as_ref() as &str);
         let at5 = s.text.find("5,6").unwrap() as u64;
         assert_eq!(lines.at(at5), 5);
+    }
+
+    #[test]
+    fn blank_lines_before_the_header_are_not_header_lines() {
+        let Ok(s) = screen(b"\n\nh,x\n1,\"2\n3,4\n", 1, true) else {
+            panic!("header")
+        };
+        let lines: Vec<u64> = s.rejected.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [4]);
+        assert!(
+            s.rejected[0].reason.contains("`x`"),
+            "{}",
+            s.rejected[0].reason
+        );
     }
 
     #[test]

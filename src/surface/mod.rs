@@ -52,6 +52,7 @@ pub mod metrics;
 mod report;
 mod report_file;
 mod slice_model;
+mod smile_section;
 
 pub use crate::output::write_atomic;
 pub use arbitrage::{
@@ -67,6 +68,7 @@ pub use fitted::{FittedSurface, MIN_SLICE_T, SurfaceError, SurfaceSlice};
 pub use report::{FailedExpiry, QuotePoint, SliceSummary, SurfaceReport, Timing};
 pub use report_file::{DroppedRow, IngestStage, IngestSummary, RejectedRow, RunReport};
 pub use slice_model::{SliceModel, SurfaceSmile, WingedSabr};
+pub use smile_section::SmileSection;
 
 use crate::black::{OptionKind, black_price};
 use crate::models::arbitrage::{density_k, durrleman};

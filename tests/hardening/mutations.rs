@@ -272,11 +272,13 @@ fn check_read(
             seen.extend(c.quotes.iter().map(|q| q.line));
         }
         seen.extend(report.rejected.iter().map(|r| r.line));
-        for (n, (s, e)) in lines_of(bytes, true)
-            .into_iter()
-            .enumerate()
-            .skip(header_lines)
-        {
+        let all = lines_of(bytes, true);
+        // Header lines count from the first non-blank line, as the readers count them.
+        let blank_lead = all
+            .iter()
+            .take_while(|&&(s, e)| bytes[s..e].iter().all(u8::is_ascii_whitespace))
+            .count();
+        for (n, (s, e)) in all.into_iter().enumerate().skip(blank_lead + header_lines) {
             let line = &bytes[s..e];
             let blank = line.iter().all(|c| c.is_ascii_whitespace() || *c == b',');
             if !(blank || seen.contains(&(n as u64 + 1))) {

@@ -98,3 +98,25 @@ fn negative_prices_and_vols_reject_the_row() {
         );
     }
 }
+
+/// Blank lines before the header (found by the long fuzz run on the IV table): the format is
+/// sniffed from the first non-blank line and the screens count header lines from there, so
+/// the rows after it are read and named by their own lines.
+#[test]
+fn blank_lines_before_the_header_are_skipped() {
+    let path = shared_data("spx_gatheral/spx_ivols_20050915.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (_, clean) = read_chains_from_str(&text, &path, Format::Auto).unwrap();
+    let lead = format!("\n\r\n{text}");
+    let (_, r) = read_chains_from_str(&lead, &path, Format::Auto).unwrap();
+    assert_eq!((r.rows, r.quotes), (clean.rows, clean.quotes));
+    let bad = format!("\n\n{}", text.replacen("20050917,", "\"20050917,", 1));
+    let (_, r) = read_chains_from_str(&bad, &path, Format::Auto).unwrap();
+    assert_eq!(r.rejected.len(), 1);
+    assert_eq!(r.rejected[0].line, 4);
+    assert!(
+        r.rejected[0].reason.contains("`Expiry`"),
+        "{}",
+        r.rejected[0].reason
+    );
+}

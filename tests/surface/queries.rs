@@ -251,3 +251,44 @@ fn location_tells_quoted_from_extrapolated() {
     );
     assert!(s.location(f64::NAN, 1.0).is_none() && s.location(1.0, 0.0).is_none());
 }
+
+/// A real surface's smile sections: the digital price is minus the strike derivative of the
+/// discounted call (central difference of the surface's own prices), call + put digitals are
+/// the discount factor, digitals fall with the strike inside [0, D], the quoted strikes are
+/// the slice's quoted k range, and the ATM vol is the vol at the forward.
+#[test]
+fn smile_sections_price_digitals_from_the_skew() {
+    use volfit::OptionKind;
+    let (chains, _) = volfit::quotes::read_chains(
+        crate::common::shared_data("spx_gatheral/spx_ivols_20170424.csv"),
+        volfit::quotes::Format::Auto,
+    )
+    .unwrap();
+    let (s, _) =
+        volfit::surface::calibrate_surface(&chains[0], &volfit::surface::SurfaceOptions::default())
+            .unwrap();
+    for x in s.slices().iter().step_by(3) {
+        let smile = s.smile_section(x.t).unwrap();
+        assert_eq!(smile.atm_vol().to_bits(), s.vol(x.forward, x.t).to_bits());
+        let [klo, khi] = x.quoted_k.unwrap();
+        let [lo, hi] = smile.quoted_strikes().unwrap();
+        assert!((lo / (x.forward * klo.exp()) - 1.0).abs() < 1e-12);
+        assert!((hi / (x.forward * khi.exp()) - 1.0).abs() < 1e-12);
+        let mut prev = f64::INFINITY;
+        for i in 0..=20 {
+            let strike = lo + (hi - lo) * f64::from(i) / 20.0;
+            // 1e-5 K: truncation h²·∂³C/∂K³/6 stays below the tolerance on the 1-day expiry.
+            let h = 1e-5 * strike;
+            let fd = -(smile.price(OptionKind::Call, strike + h)
+                - smile.price(OptionKind::Call, strike - h))
+                / (2.0 * h);
+            let d = smile.digital(OptionKind::Call, strike);
+            assert!((d - fd).abs() < 2e-6, "t {} K {strike}: {d} vs {fd}", x.t);
+            let sum = d + smile.digital(OptionKind::Put, strike);
+            assert!((sum - smile.discount()).abs() < 1e-14);
+            assert!((0.0..=smile.discount()).contains(&d) && d <= prev + 1e-12);
+            prev = d;
+        }
+    }
+    assert!(s.smile_section(0.0).is_none() && s.smile_section(f64::NAN).is_none());
+}

@@ -190,6 +190,17 @@ class Surface:
         """Risk-neutral density of the underlying at expiry t."""
         return self._map(self._s.density, strike, t)
 
+    def extrapolated(self, strike: ArrayLike, t: ArrayLike) -> Any:
+        """1.0 where (strike, t) is extrapolated (before the first or after the last expiry,
+        or beyond the quoted strikes), 0.0 inside the quotes, NaN outside the domain."""
+        return self._map(self._s.extrapolated, strike, t)
+
+    def digital(self, kind: Any, strike: ArrayLike, t: ArrayLike) -> Any:
+        """Discounted digital (cash-or-nothing) prices with the smile's slope, -dC/dK."""
+        calls = _kinds(kind)
+        shape, (c, k, tt) = _floats(calls.astype(np.float64), strike, t)
+        return _out(shape, self._s.digital(c > 0.5, k, tt))
+
     def forward(self, t: ArrayLike) -> Any:
         """Forward for expiry t."""
         shape, (x,) = _floats(t)
