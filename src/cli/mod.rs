@@ -98,8 +98,12 @@ enum Command {
         #[arg(long)]
         strike: f64,
         /// Time to expiry in years.
+        #[arg(long, required_unless_present = "expiry", conflicts_with = "expiry")]
+        t: Option<f64>,
+        /// Expiry instant instead of `--t` (RFC 3339, e.g. `2026-03-27T08:00:00Z`, or a date
+        /// meaning midnight UTC), turned into `t` with the surface's `as_of` and day count.
         #[arg(long)]
-        t: f64,
+        expiry: Option<String>,
         /// Also print the price of this option.
         #[arg(long, value_enum)]
         kind: Option<OptionKind>,
@@ -180,8 +184,23 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             surface,
             strike,
             t,
+            expiry,
             kind,
         } => {
+            let s = FittedSurface::load(&surface)?;
+            let t = match (t, expiry) {
+                (Some(t), _) => t,
+                (None, Some(e)) => {
+                    let at = parse_expiry(&e)?;
+                    let as_of = s.as_of().ok_or_else(|| {
+                        anyhow::anyhow!("{} has no as_of: query it with --t", surface.display())
+                    })?;
+                    s.year_fraction(at).ok_or_else(|| {
+                        anyhow::anyhow!("--expiry {e} is not after the surface's as_of {as_of}")
+                    })?
+                }
+                (None, None) => anyhow::bail!("give --t or --expiry"),
+            };
             if !(strike > 0.0 && strike.is_finite()) {
                 anyhow::bail!(
                     "--strike must be a positive finite number, got {}",
@@ -194,7 +213,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Num(t)
                 );
             }
-            let s = FittedSurface::load(&surface)?;
             // Everything is computed before anything is printed: an error leaves stdout empty,
             // and no line is ever 0, NaN or inf.
             let vol = s.try_vol(strike, t)?;
@@ -306,4 +324,18 @@ fn discounted_price(
     } else {
         Err(out_of_range("discounted price", pd))
     }
+}
+
+/// An expiry given on the command line: RFC 3339, or a bare date (midnight UTC).
+fn parse_expiry(raw: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
+        .ok_or_else(|| {
+            anyhow::anyhow!("--expiry {raw:?} is not an RFC 3339 time or a YYYY-MM-DD date")
+        })
 }

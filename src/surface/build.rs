@@ -298,7 +298,8 @@ pub fn calibrate_surface(
                 quoted_k: Some(s.k_range()),
             })
             .collect(),
-    )?;
+    )?
+    .with_day_count(opts.slices.day_count);
     let report = SurfaceReport {
         underlying: chain.underlying.clone(),
         as_of: chain.as_of,

@@ -3,6 +3,7 @@
 
 use super::fitted::{FittedSurface, SurfaceError, SurfaceSlice};
 use crate::output::write_atomic;
+use crate::slice::DayCount;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -18,6 +19,10 @@ pub(super) struct SurfaceFile {
     underlying: String,
     as_of: Option<DateTime<Utc>>,
     spot: Option<f64>,
+    /// Absent in files written before it was stored: ACT/365, what those runs used unless
+    /// told otherwise.
+    #[serde(default)]
+    day_count: DayCount,
     slices: Vec<SurfaceSlice>,
 }
 
@@ -33,7 +38,10 @@ impl TryFrom<SurfaceFile> for FittedSurface {
                 f.version
             )));
         }
-        FittedSurface::new(f.underlying, f.as_of, f.spot, f.slices)
+        Ok(
+            FittedSurface::new(f.underlying, f.as_of, f.spot, f.slices)?
+                .with_day_count(f.day_count),
+        )
     }
 }
 
@@ -45,6 +53,7 @@ impl From<FittedSurface> for SurfaceFile {
             underlying: s.underlying,
             as_of: s.as_of,
             spot: s.spot,
+            day_count: s.day_count,
             slices: s.slices,
         }
     }

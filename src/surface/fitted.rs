@@ -3,6 +3,7 @@
 
 use super::arbitrage::{ArbitrageReport, butterflies, calendar_report};
 use super::{SliceModel, VarianceDerivatives, VolSurface};
+use crate::slice::DayCount;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -40,6 +41,8 @@ pub struct FittedSurface {
     pub(super) as_of: Option<DateTime<Utc>>,
     pub(super) spot: Option<f64>,
     pub(super) slices: Vec<SurfaceSlice>,
+    /// How the slices' `t` relate to dates (`surface.json`'s `day_count`).
+    pub(super) day_count: DayCount,
     /// Node times for forwards and discounts (with `t = 0` when the spot is known).
     node_t: Vec<f64>,
     node_ln_f: Vec<f64>,
@@ -169,6 +172,7 @@ impl FittedSurface {
             as_of,
             spot,
             slices,
+            day_count: DayCount::default(),
             node_t,
             node_ln_f,
             node_ln_d,
@@ -188,6 +192,52 @@ impl FittedSurface {
     /// Spot or index level, when the chain gave one.
     pub fn spot(&self) -> Option<f64> {
         self.spot
+    }
+
+    /// The surface with another day count for date queries (the slices' `t` are unchanged:
+    /// they are what the fits used; this says how they relate to dates).
+    #[must_use]
+    pub fn with_day_count(mut self, day_count: DayCount) -> Self {
+        self.day_count = day_count;
+        self
+    }
+
+    /// The day count that turns dates into the slices' year fractions (stored in
+    /// `surface.json`; files written before it was stored load as ACT/365).
+    pub fn day_count(&self) -> DayCount {
+        self.day_count
+    }
+
+    /// The year fraction from the surface's `as_of` to `expiry` under its day count, the `t`
+    /// to query at; `None` without an `as_of` or for an expiry not after it.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use volfit::models::svi::Svi;
+    /// use volfit::slice::DayCount;
+    /// use volfit::surface::{FittedSurface, SliceModel, SurfaceSlice, VolSurface};
+    /// let as_of = Utc.with_ymd_and_hms(2026, 1, 1, 8, 0, 0).unwrap();
+    /// let slice = SurfaceSlice {
+    ///     expiry: None, t: 1.0, forward: 100.0, discount: 1.0,
+    ///     model: SliceModel::Svi(Svi::new(0.04, 0.1, -0.3, 0.0, 0.2).unwrap()),
+    ///     quoted_k: None,
+    /// };
+    /// let s = FittedSurface::new("X".into(), Some(as_of), None, vec![slice])
+    ///     .unwrap()
+    ///     .with_day_count(DayCount::Act36525);
+    /// let expiry = Utc.with_ymd_and_hms(2027, 1, 1, 14, 0, 0).unwrap(); // 365.25 days later
+    /// assert_eq!(s.year_fraction(expiry), Some(1.0));
+    /// assert_eq!(s.vol_at(100.0, expiry), Some(s.vol(100.0, 1.0)));
+    /// ```
+    pub fn year_fraction(&self, expiry: DateTime<Utc>) -> Option<f64> {
+        let t = self.day_count.year_fraction(self.as_of?, expiry);
+        (t > 0.0).then_some(t)
+    }
+
+    /// Black vol at `strike` for an expiry date ([`FittedSurface::year_fraction`]); `None`
+    /// where that has no `t` or the surface no vol.
+    pub fn vol_at(&self, strike: f64, expiry: DateTime<Utc>) -> Option<f64> {
+        self.try_vol(strike, self.year_fraction(expiry)?).ok()
     }
 
     /// The expiries.

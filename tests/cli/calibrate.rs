@@ -1093,3 +1093,45 @@ fn vol_says_when_it_extrapolates() {
     }
     std::fs::remove_dir_all(&out).ok();
 }
+
+/// `volfit vol --expiry DATE` answers what `--t` answers for that date's year fraction, and
+/// refuses a date before the surface's `as_of`.
+#[test]
+fn vol_by_expiry_date() {
+    let out = tmp("vol-expiry");
+    let sample = root().join("data/sample_chain.csv");
+    let o = volfit(
+        &[
+            "calibrate",
+            sample.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--no-plots",
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let path = out.join("surface.json");
+    let s = volfit::surface::FittedSurface::load(&path).unwrap();
+    let x = &s.slices()[3];
+    let date = x.expiry.unwrap().to_rfc3339();
+    let p = path.to_str().unwrap();
+    let by_date = volfit(&["vol", p, "--strike", "95000", "--expiry", &date], "");
+    let by_t = volfit(
+        &["vol", p, "--strike", "95000", "--t", &x.t.to_string()],
+        "",
+    );
+    assert!(
+        by_date.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_date.stderr)
+    );
+    assert_eq!(by_date.stdout, by_t.stdout);
+    let early = volfit(
+        &["vol", p, "--strike", "95000", "--expiry", "2020-01-01"],
+        "",
+    );
+    assert_eq!(early.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&early.stderr).contains("not after the surface's as_of"));
+    std::fs::remove_dir_all(&out).ok();
+}

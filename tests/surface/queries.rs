@@ -292,3 +292,41 @@ fn smile_sections_price_digitals_from_the_skew() {
     }
     assert!(s.smile_section(0.0).is_none() && s.smile_section(f64::NAN).is_none());
 }
+
+/// Date queries: on a real surface every expiry's date gives back its slice's `t` bit for bit
+/// (the day count the slices were built with is stored), `vol_at` is `vol` there, the day
+/// count survives surface.json, and a file without one loads as ACT/365.
+#[test]
+fn expiry_dates_query_like_their_year_fractions() {
+    use volfit::slice::{DayCount, SliceOptions};
+    let (chains, _) = volfit::quotes::read_chains(
+        crate::common::shared_data("deribit/deribit_options_snapshot_20260215T153420Z.csv"),
+        volfit::quotes::Format::Auto,
+    )
+    .unwrap();
+    let o = volfit::surface::SurfaceOptions {
+        slices: SliceOptions {
+            day_count: DayCount::Act36525,
+            ..SliceOptions::default()
+        },
+        ..volfit::surface::SurfaceOptions::default()
+    };
+    let (s, _) = volfit::surface::calibrate_surface(&chains[0], &o).unwrap();
+    assert_eq!(s.day_count(), DayCount::Act36525);
+    for x in s.slices() {
+        let e = x.expiry.unwrap();
+        assert_eq!(s.year_fraction(e).unwrap().to_bits(), x.t.to_bits());
+        assert_eq!(
+            s.vol_at(x.forward, e).unwrap().to_bits(),
+            s.vol(x.forward, x.t).to_bits()
+        );
+    }
+    assert!(s.year_fraction(s.as_of().unwrap()).is_none());
+    let mut v = serde_json::to_value(&s).unwrap();
+    assert_eq!(v["day_count"], "act36525");
+    let back: volfit::surface::FittedSurface = serde_json::from_value(v.clone()).unwrap();
+    assert_eq!(back, s);
+    v.as_object_mut().unwrap().remove("day_count");
+    let old: volfit::surface::FittedSurface = serde_json::from_value(v).unwrap();
+    assert_eq!(old.day_count(), DayCount::Act365);
+}
