@@ -23,6 +23,7 @@ pub struct Args {
     pub optimizer: Optimizer,
     pub out: PathBuf,
     pub plots: bool,
+    pub outliers: bool,
 }
 
 /// Expands the input: a file, a directory (its `.csv` and `.json` files) or a glob, sorted
@@ -283,6 +284,7 @@ fn calibrate_one(j: &Job, a: &Args) -> anyhow::Result<String> {
             optimizer: a.optimizer,
             ..FitOptions::default()
         },
+        outliers: a.outliers,
         ..SurfaceOptions::default()
     };
     let (surface, report) = calibrate_surface(&j.chain, &opts)

@@ -80,6 +80,10 @@ enum Command {
         /// Skip the charts and report.html.
         #[arg(long)]
         no_plots: bool,
+        /// Keep quotes the post-fit outlier rule would drop (more than 20 half-spreads and 5
+        /// vol points from the fitted smile; dropped quotes are listed in report.json).
+        #[arg(long)]
+        keep_outliers: bool,
     },
     /// Implied vol (and price) from a stored surface.
     ///
@@ -171,6 +175,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             optimizer,
             out,
             no_plots,
+            keep_outliers,
         } => calibrate::run(&calibrate::Args {
             input,
             format,
@@ -179,6 +184,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             optimizer,
             out,
             plots: !no_plots,
+            outliers: !keep_outliers,
         }),
         Command::Vol {
             surface,

@@ -82,3 +82,47 @@ fn a_mistyped_vol_quote_is_dropped_reported_and_refitted() {
     assert!(!run_off.names_line(91));
     assert!((atm(&s_off) - atm(&base)).abs() > (atm(&s) - atm(&base)).abs());
 }
+
+/// Through the CLI: the outlier is in report.json's rejected rows by default, and
+/// `--keep-outliers` keeps it in the fit.
+#[test]
+fn calibrate_reports_outliers_unless_told_to_keep_them() {
+    let path = shared_data("spx_gatheral/spx_ivols_20050915.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut f: Vec<String> = lines[90].split(',').map(str::to_string).collect();
+    for c in [3, 4] {
+        f[c] = (f[c].parse::<f64>().unwrap() + 0.25).to_string();
+    }
+    lines[90] = f.join(",");
+    let dir = std::env::temp_dir().join(format!("volfit-outliers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("spx_ivols_20050915.csv");
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    for (flag, reported) in [(None, true), (Some("--keep-outliers"), false)] {
+        let out = dir.join(if reported { "default" } else { "kept" });
+        let mut args = vec![
+            "calibrate",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--no-plots",
+        ];
+        args.extend(flag);
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_volfit"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap())
+                .unwrap();
+        let named = r["ingest"]["rejected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["line"] == 91 && x["reason"].as_str().unwrap().starts_with("outlier"));
+        assert_eq!(named, reported, "{flag:?}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
