@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 use volfit::fit::{FitOptions, Optimizer};
 use volfit::output::{assign_components, path_component, write_atomic};
-use volfit::plot::{ChartInput, ImageFormat, render_all, write_report_html};
+use volfit::plot::{ChartInput, ImageFormat, render_all, write_review_page};
 use volfit::quotes::{Chain, Format, IngestReport, read_chains};
 use volfit::surface::metrics::review_flags;
 use volfit::surface::{RunReport, SurfaceModel, SurfaceOptions, calibrate_surface};
@@ -292,6 +292,15 @@ fn calibrate_one(j: &Job, a: &Args) -> anyhow::Result<String> {
     std::fs::create_dir_all(&j.dir)
         .with_context(|| format!("cannot create {}", j.dir.display()))?;
     surface.save(j.dir.join("surface.json"))?;
+    // The run report first: the page lists its rejected rows (total time is set at the end).
+    let mut json = RunReport::new(
+        &j.file.display().to_string(),
+        &j.ingest,
+        &j.chain,
+        &report,
+        j.ingest_micros,
+        0.0,
+    );
     let mut plot_note = String::new();
     if a.plots {
         // Overlay the other per-expiry model on the skew charts (SABR over SVI and vice versa).
@@ -317,18 +326,16 @@ fn calibrate_one(j: &Job, a: &Args) -> anyhow::Result<String> {
             &j.dir.join("plots"),
             &[ImageFormat::Png, ImageFormat::Svg],
         )?;
-        write_report_html(&j.dir.join("report.html"), &report, &charts)
-            .with_context(|| format!("cannot write {}", j.dir.join("report.html").display()))?;
+        write_review_page(
+            &j.dir.join("report.html"),
+            &report,
+            &charts,
+            &json.ingest.rejected,
+        )
+        .with_context(|| format!("cannot write {}", j.dir.join("report.html").display()))?;
         plot_note = format!(", {} charts, report.html", charts.len());
     }
-    let json = RunReport::new(
-        &j.file.display().to_string(),
-        &j.ingest,
-        &j.chain,
-        &report,
-        j.ingest_micros,
-        j.ingest_micros + clock.elapsed().as_secs_f64() * 1e6,
-    );
+    json.timing_micros.total = j.ingest_micros + clock.elapsed().as_secs_f64() * 1e6;
     let timing = json.timing_micros;
     let path = j.dir.join("report.json");
     write_atomic(&path, serde_json::to_string_pretty(&json)?.as_bytes())

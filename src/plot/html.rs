@@ -4,8 +4,8 @@
 
 use super::Chart;
 use crate::output::write_atomic;
-use crate::surface::SurfaceReport;
 use crate::surface::metrics::review_flags;
+use crate::surface::{IngestStage, RejectedRow, SurfaceReport};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -16,7 +16,27 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Writes the review page to `path`; chart images are linked relative to the page.
+/// The most rejected rows the page lists (all of them are in `report.json`).
+const MAX_REJECTED_SHOWN: usize = 500;
+
+/// Writes the review page to `path` with the run's rejected rows (ingest and slice stages,
+/// as `report.json` lists them, [`RunReport`](crate::surface::RunReport)`.ingest.rejected`)
+/// in a section of their own, so a reviewer sees what was left out and why.
+///
+/// # Errors
+/// The I/O error when the page cannot be written.
+pub fn write_review_page(
+    path: &Path,
+    report: &SurfaceReport,
+    charts: &[Chart],
+    rejected: &[RejectedRow],
+) -> std::io::Result<()> {
+    page(path, report, charts, rejected)
+}
+
+/// Writes the review page to `path`; chart images are linked relative to the page. The
+/// rejected rows listed are the slice stage's (the report has no reader rejections; use
+/// [`write_review_page`] with the run's rows for both).
 ///
 /// # Errors
 /// The I/O error when the page cannot be written.
@@ -24,6 +44,25 @@ pub fn write_report_html(
     path: &Path,
     report: &SurfaceReport,
     charts: &[Chart],
+) -> std::io::Result<()> {
+    let rejected: Vec<RejectedRow> = report
+        .slice_report
+        .rejected
+        .iter()
+        .map(|r| RejectedRow {
+            line: r.line,
+            reason: r.reason.clone(),
+            stage: IngestStage::Slice,
+        })
+        .collect();
+    page(path, report, charts, &rejected)
+}
+
+fn page(
+    path: &Path,
+    report: &SurfaceReport,
+    charts: &[Chart],
+    rejected: &[RejectedRow],
 ) -> std::io::Result<()> {
     let base = path.parent().unwrap_or(Path::new("."));
     let rel = |p: &Path| {
@@ -185,6 +224,39 @@ img {{ max-width: 100%; border: 1px solid #ddd; margin: 8px 0 24px 0; }}
             );
         }
         h.push_str("</table>\n");
+    }
+    if !rejected.is_empty() {
+        let ingest = rejected
+            .iter()
+            .filter(|r| r.stage == IngestStage::Ingest)
+            .count();
+        let _ = writeln!(
+            h,
+            "<h2>Rejected rows ({})</h2>\n<details><summary>{} rows left out: {ingest} by the \
+             reader, {} by the slice filters{}</summary>\n<table><tr><th>line</th><th>stage</th>\
+             <th class=\"l\">reason</th></tr>",
+            rejected.len(),
+            rejected.len(),
+            rejected.len() - ingest,
+            if rejected.len() > MAX_REJECTED_SHOWN {
+                format!(" (the first {MAX_REJECTED_SHOWN} shown; all in report.json)")
+            } else {
+                String::new()
+            }
+        );
+        for r in rejected.iter().take(MAX_REJECTED_SHOWN) {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+                r.line,
+                match r.stage {
+                    IngestStage::Ingest => "reader",
+                    IngestStage::Slice => "slice",
+                },
+                esc(&r.reason)
+            );
+        }
+        h.push_str("</table></details>\n");
     }
     // Charts: surface-wide first, then the skews in table order (flagged first).
     h.push_str("<h2>Surface</h2>\n");

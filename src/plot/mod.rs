@@ -30,7 +30,7 @@ mod style;
 mod term;
 mod variance;
 
-pub use html::write_report_html;
+pub use html::{write_report_html, write_review_page};
 pub use style::{register_fonts, viridis};
 
 use crate::output::write_atomic;

@@ -1135,3 +1135,34 @@ fn vol_by_expiry_date() {
     assert!(String::from_utf8_lossy(&early.stderr).contains("not after the surface's as_of"));
     std::fs::remove_dir_all(&out).ok();
 }
+
+/// The review page lists the run's rejected rows (reader and slice stages), as many as
+/// report.json has, each with its line.
+#[test]
+fn the_review_page_lists_rejected_rows() {
+    let out = tmp("page-rejected");
+    let input = shared_data("spx_cboe_2011/SPX-Options-24jan2011.csv");
+    let o = volfit(
+        &[
+            "calibrate",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let rejected = r["ingest"]["rejected"].as_array().unwrap();
+    assert!(!rejected.is_empty());
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.contains(&format!("<h2>Rejected rows ({})</h2>", rejected.len())));
+    let first = &rejected[0];
+    assert!(
+        page.contains(&format!("<tr><td>{}</td>", first["line"])),
+        "line {}",
+        first["line"]
+    );
+    std::fs::remove_dir_all(&out).ok();
+}
