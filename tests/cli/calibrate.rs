@@ -15,6 +15,26 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
+/// The sample chain calibrated (no charts) into a fresh `tmp(name)`: the output directory and
+/// its surface.json.
+fn sample_surface(name: &str) -> (PathBuf, PathBuf) {
+    let out = tmp(name);
+    let sample = root().join("data/sample_chain.csv");
+    let o = volfit(
+        &[
+            "calibrate",
+            sample.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--no-plots",
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let surface = out.join("surface.json");
+    (out, surface)
+}
+
 fn num(v: &Value, key: &str) -> f64 {
     v[key]
         .as_f64()
@@ -323,20 +343,7 @@ fn errors_say_what_to_do() {
 /// printing NaN, inf or 0.
 #[test]
 fn vol_outside_the_domain_is_an_error() {
-    let out = tmp("vol-domain");
-    let sample = root().join("data/sample_chain.csv");
-    let o = volfit(
-        &[
-            "calibrate",
-            sample.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--no-plots",
-        ],
-        "",
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let surface = out.join("surface.json");
+    let (out, surface) = sample_surface("vol-domain");
     let s = surface.to_str().unwrap();
     for (strike, t) in [
         ("-1", "0.5"),
@@ -1053,20 +1060,7 @@ fn an_input_with_nothing_calibrated_exits_2() {
 /// stdout holds the vol either way.
 #[test]
 fn vol_says_when_it_extrapolates() {
-    let out = tmp("vol-extrapolated");
-    let sample = root().join("data/sample_chain.csv");
-    let o = volfit(
-        &[
-            "calibrate",
-            sample.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--no-plots",
-        ],
-        "",
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let path = out.join("surface.json");
+    let (out, path) = sample_surface("vol-extrapolated");
     let s = volfit::surface::FittedSurface::load(&path).unwrap();
     let mid = &s.slices()[s.slices().len() / 2];
     let [lo, hi] = mid.quoted_k.unwrap();
@@ -1098,20 +1092,7 @@ fn vol_says_when_it_extrapolates() {
 /// refuses a date before the surface's `as_of`.
 #[test]
 fn vol_by_expiry_date() {
-    let out = tmp("vol-expiry");
-    let sample = root().join("data/sample_chain.csv");
-    let o = volfit(
-        &[
-            "calibrate",
-            sample.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--no-plots",
-        ],
-        "",
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let path = out.join("surface.json");
+    let (out, path) = sample_surface("vol-expiry");
     let s = volfit::surface::FittedSurface::load(&path).unwrap();
     let x = &s.slices()[3];
     let date = x.expiry.unwrap().to_rfc3339();

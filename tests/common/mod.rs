@@ -74,3 +74,27 @@ pub const CHAIN_FILES: [&str; 11] = [
     "spx_gatheral/spx_optionmetrics_20110915.csv",
     "spx_cboe_2011/SPX-Options-24jan2011.csv",
 ];
+
+/// The first `n` quotes of a chain read from a Deribit snapshot, as rows of the API's JSON
+/// (`get_book_summary_by_currency`: `mark_iv` in percent, `underlying_price`,
+/// `creation_timestamp` in ms).
+pub fn deribit_json_rows(chain: &volfit::quotes::Chain, n: usize) -> Vec<serde_json::Value> {
+    let ms = chain.as_of.unwrap().timestamp_millis();
+    chain
+        .quotes
+        .iter()
+        .take(n)
+        .map(|q| {
+            serde_json::json!({
+                "instrument_name": q.symbol,
+                "underlying_price": q.forward,
+                "bid_price": q.bid,
+                "ask_price": q.ask,
+                "mark_price": q.mark,
+                "mark_iv": q.mark_iv.map(|v| v * 100.0),
+                "creation_timestamp": ms,
+                "base_currency": chain.underlying,
+            })
+        })
+        .collect()
+}

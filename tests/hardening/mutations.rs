@@ -401,24 +401,7 @@ fn derived() -> &'static (Vec<u8>, Vec<u8>) {
         )
         .unwrap();
         let btc = &chains[0];
-        let ms = btc.as_of.unwrap().timestamp_millis();
-        let rows: Vec<serde_json::Value> = btc
-            .quotes
-            .iter()
-            .take(300)
-            .map(|q| {
-                serde_json::json!({
-                    "instrument_name": q.symbol,
-                    "underlying_price": q.forward,
-                    "bid_price": q.bid,
-                    "ask_price": q.ask,
-                    "mark_price": q.mark,
-                    "mark_iv": q.mark_iv.map(|v| v * 100.0),
-                    "creation_timestamp": ms,
-                    "base_currency": "BTC",
-                })
-            })
-            .collect();
+        let rows = crate::common::deribit_json_rows(btc, 300);
         let json = serde_json::to_vec_pretty(&rows).unwrap();
         let mut csv =
             String::from("underlying,expiry,strike,kind,bid,ask,forward,as_of,premium_unit\n");

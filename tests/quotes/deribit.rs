@@ -39,23 +39,7 @@ fn deribit_json_matches_the_csv() {
     let path = shared_data("deribit/deribit_options_snapshot_20251230T173115Z.csv");
     let (csv_chains, _) = read_chains(&path, Format::Deribit).unwrap();
     let btc = &csv_chains[0];
-    let rows: Vec<serde_json::Value> = btc
-        .quotes
-        .iter()
-        .take(40)
-        .map(|q| {
-            serde_json::json!({
-                "instrument_name": q.symbol,
-                "underlying_price": q.forward,
-                "bid_price": q.bid,
-                "ask_price": q.ask,
-                "mark_price": q.mark,
-                "mark_iv": q.mark_iv.map(|v| v * 100.0),
-                "creation_timestamp": btc.as_of.unwrap().timestamp_millis(),
-                "base_currency": "BTC",
-            })
-        })
-        .collect();
+    let rows = crate::common::deribit_json_rows(btc, 40);
     for text in [
         serde_json::to_string(&rows).unwrap(),
         serde_json::json!({"jsonrpc": "2.0", "result": rows}).to_string(),
