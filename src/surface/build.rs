@@ -4,7 +4,7 @@
 use super::arbitrage::{
     CalendarAction, CalendarReport, CalendarViolation, pair_domain, pair_gap, wing_crossings,
 };
-use super::report::{FailedExpiry, SurfaceReport, Timing, error_chain, summarise};
+use super::report::{FailedExpiry, SliceRepair, SurfaceReport, Timing, error_chain, summarise};
 use super::{FittedSurface, SliceModel, SurfaceError, SurfaceSlice};
 use crate::fit::{FitError, FitOptions, FitReport, fit_essvi, fit_sabr, fit_ssvi, fit_svi};
 use crate::names::{UnknownName, parse_name};
@@ -281,7 +281,7 @@ pub fn calibrate_surface(
         );
         return Err(SurfaceError::Empty(why));
     }
-    let calendar = check_calendar(&mut fitted, opts);
+    let (calendar, repairs) = check_calendar(&mut fitted, opts);
     let fit_micros = fit_clock.elapsed().as_secs_f64() * 1e6;
     let surface = FittedSurface::new(
         chain.underlying.clone(),
@@ -305,7 +305,11 @@ pub fn calibrate_surface(
         as_of: chain.as_of,
         model: opts.model,
         optimizer: opts.fit.optimizer,
-        slices: fitted.iter().map(|(s, m, r)| summarise(s, m, r)).collect(),
+        slices: fitted
+            .iter()
+            .zip(repairs)
+            .map(|((s, m, r), repair)| summarise(s, m, r, repair))
+            .collect(),
         failed,
         slice_report,
         calendar,
@@ -368,11 +372,13 @@ const FLOOR_POINTS: usize = 41;
 
 /// The calendar check of consecutive expiries ([`super::arbitrage`]) and, under
 /// [`CalendarPolicy::Repair`], a sequential refit of each violating slice with the previous
-/// expiry's total variance as a floor on the pair's domain.
+/// expiry's total variance as a floor on the pair's domain; with the fits as they were
+/// before a repair changed them, per expiry.
 fn check_calendar(
     fitted: &mut [(&SmileSlice, SliceModel, FitReport)],
     opts: &SurfaceOptions,
-) -> CalendarReport {
+) -> (CalendarReport, Vec<Option<SliceRepair>>) {
+    let mut repairs: Vec<Option<SliceRepair>> = vec![None; fitted.len()];
     let mut violations = Vec::new();
     let mut free = true;
     let mut range = [f64::INFINITY, f64::NEG_INFINITY];
@@ -394,6 +400,7 @@ fn check_calendar(
         let short = gap.shortfall();
         let (mut action, mut remaining) = (CalendarAction::Reported, short);
         if opts.calendar == CalendarPolicy::Repair {
+            let (before_model, before_report) = (fitted[i].1, fitted[i].2.clone());
             (action, remaining) = repair_pair(fitted, i, r, &prev, opts).unwrap_or_else(|e| {
                 (
                     CalendarAction::RepairFailed {
@@ -402,6 +409,20 @@ fn check_calendar(
                     short,
                 )
             });
+            if fitted[i].1 != before_model {
+                repairs[i] = Some(SliceRepair {
+                    what: format!(
+                        "calendar: refitted with the previous expiry as a floor on k in \
+                         [{:.3}, {:.3}]",
+                        r[0], r[1]
+                    ),
+                    unrepaired: before_model,
+                    rmse_before: before_report.rmse_iv,
+                    rmse_after: fitted[i].2.rmse_iv,
+                    within_spread_before: before_report.within_spread,
+                    within_spread_after: fitted[i].2.within_spread,
+                });
+            }
         }
         free &= remaining <= 0.0;
         violations.push(CalendarViolation {
@@ -418,12 +439,13 @@ fn check_calendar(
     }
     let models: Vec<SliceModel> = fitted.iter().map(|f| f.1).collect();
     let ts: Vec<f64> = fitted.iter().map(|f| f.0.t()).collect();
-    CalendarReport {
+    let report = CalendarReport {
         k_range: range,
         violations,
         calendar_free: free,
         wing_crossings: wing_crossings(&ts, &models),
-    }
+    };
+    (report, repairs)
 }
 
 /// Refits expiry `i` with expiry `i − 1` as a floor on `range` (then a level shift of what the

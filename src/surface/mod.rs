@@ -65,7 +65,7 @@ pub use build::{
 pub use extrapolation::{Location, TimeRegion};
 pub use file::SURFACE_FORMAT_VERSION;
 pub use fitted::{FittedSurface, MIN_SLICE_T, SurfaceError, SurfaceSlice};
-pub use report::{FailedExpiry, QuotePoint, SliceSummary, SurfaceReport, Timing};
+pub use report::{FailedExpiry, QuotePoint, SliceRepair, SliceSummary, SurfaceReport, Timing};
 pub use report_file::{DroppedRow, IngestStage, IngestSummary, RejectedRow, RunReport};
 pub use slice_model::{SliceModel, SurfaceSmile, WingedSabr};
 pub use smile_section::SmileSection;

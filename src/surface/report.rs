@@ -45,6 +45,27 @@ pub struct SliceSummary {
     pub quotes: Vec<QuotePoint>,
     /// Quotes of the expiry that were filtered out, with the reason.
     pub excluded: Vec<ExcludedQuote>,
+    /// The fit before an arbitrage repair changed it (`None` when nothing was repaired).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair: Option<SliceRepair>,
+}
+
+/// What an arbitrage repair did to one expiry: the smile before it and the fit quality it
+/// cost on the expiry's quotes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SliceRepair {
+    /// What was repaired and how (e.g. the calendar floor on the quoted domain).
+    pub what: String,
+    /// The smile as first fitted.
+    pub unrepaired: SliceModel,
+    /// RMSE of the fitted vs mid vols before the repair.
+    pub rmse_before: f64,
+    /// RMSE after.
+    pub rmse_after: f64,
+    /// Fraction of two-sided quotes inside their bid/ask before the repair.
+    pub within_spread_before: Option<f64>,
+    /// After.
+    pub within_spread_after: Option<f64>,
 }
 
 /// A fitted quote, for charts and review.
@@ -133,7 +154,12 @@ pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-pub(super) fn summarise(s: &SmileSlice, m: &SliceModel, r: &FitReport) -> SliceSummary {
+pub(super) fn summarise(
+    s: &SmileSlice,
+    m: &SliceModel,
+    r: &FitReport,
+    repair: Option<SliceRepair>,
+) -> SliceSummary {
     let quotes = s
         .points()
         .iter()
@@ -164,5 +190,6 @@ pub(super) fn summarise(s: &SmileSlice, m: &SliceModel, r: &FitReport) -> SliceS
         fit: r.clone(),
         quotes,
         excluded: s.excluded().to_vec(),
+        repair,
     }
 }
