@@ -221,7 +221,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             // Everything is computed before anything is printed: an error leaves stdout empty,
             // and no line is ever 0, NaN or inf.
-            let vol = s.try_vol(strike, t)?;
+            let vol = s
+                .try_vol(strike, t)
+                .map_err(|e| match s.location(strike, t) {
+                    Some(at) if at.is_extrapolated() => anyhow::anyhow!(
+                        "{e}: the query is {} and the surface's extrapolation policy ({}) \
+                         gives no answer there",
+                        at.to_string().trim_start_matches("extrapolated: "),
+                        serde_json::to_string(&s.extrapolation()).unwrap_or_default()
+                    ),
+                    _ => e.into(),
+                })?;
             let price = match kind {
                 Some(kind) => Some(discounted_price(&s, kind, strike, t)?),
                 None => None,
@@ -269,15 +279,47 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 if r.calendar.violations.is_empty() {
                     println!(
-                        "  calendar: free on k in [{:.3}, {:.3}] (each expiry pair on the union of its quoted ranges)",
+                        "  fits: calendar-free on k in [{:.3}, {:.3}] (each expiry pair on the union of its quoted ranges)",
                         r.calendar.k_range[0], r.calendar.k_range[1]
                     );
-                }
-                for (a, b) in &r.calendar.wing_crossings {
+                } else if r.calendar.calendar_free {
                     println!(
-                        "  note: wing slopes decrease between T = {a:.4} and {b:.4} (far-wing calendar crossing)"
+                        "  (the fits' violations above are not in the served surface: the later expiry is served the earlier one's smile, raised, there)"
                     );
                 }
+                for v in &r.calendar.served {
+                    let end = |x: Option<f64>, inf: &str| {
+                        x.map_or(inf.to_string(), |x| format!("{x:.3}"))
+                    };
+                    println!(
+                        "  served: T = {:.4} takes the previous expiry's smile on k in [{}, {}]",
+                        v.t,
+                        end(v.k_from, "-inf"),
+                        end(v.k_to, "+inf")
+                    );
+                }
+                println!(
+                    "  served surface: calendar {} on the real line; plane scan of {} points (k in [{:.2}, {:.2}], {} times before/at/between/after the expiries): {} calendar, {} butterfly, {} without local vol",
+                    if r.calendar.calendar_free {
+                        "free"
+                    } else {
+                        "ARBITRAGE"
+                    },
+                    r.plane.points,
+                    r.plane.grid.k_range[0],
+                    r.plane.grid.k_range[1],
+                    r.plane.grid.times.len(),
+                    r.plane.calendar,
+                    r.plane.butterfly,
+                    r.plane.local_vol_undefined
+                );
+                for p in &r.plane.worst {
+                    println!(
+                        "  ARBITRAGE at k = {:.4}, t = {:.5} ({:?}): {:?} = {:.3e}",
+                        p.k, p.t, p.region, p.failure, p.value
+                    );
+                }
+                println!("  domain: {}", r.domain);
             }
             Ok(if r.arbitrage_free {
                 ExitCode::SUCCESS

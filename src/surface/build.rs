@@ -122,7 +122,8 @@ pub enum CalendarPolicy {
     /// shortfall before and after and the RMSE it cost.
     #[default]
     Repair,
-    /// Report violations only.
+    /// Report violations only, and serve the fits as they are (no envelope:
+    /// [`Extrapolation::calendar_envelope`](super::Extrapolation::calendar_envelope) is off).
     Report,
 }
 
@@ -148,6 +149,9 @@ pub struct SurfaceOptions {
     /// flags none; a single mistyped quote that survives the filters is what it is for.
     /// Joint fits (SSVI, eSSVI) are not screened.
     pub outliers: bool,
+    /// How the surface answers before the first expiry, after the last and between served
+    /// smiles (stored with the surface).
+    pub extrapolation: super::Extrapolation,
 }
 
 /// Half-spreads from the fitted smile beyond which a quote is an outlier (with
@@ -186,6 +190,7 @@ impl Default for SurfaceOptions {
             calendar: CalendarPolicy::Repair,
             parallel: true,
             outliers: true,
+            extrapolation: super::Extrapolation::default(),
         }
     }
 }
@@ -299,20 +304,36 @@ pub fn calibrate_surface(
             })
             .collect(),
     )?
-    .with_day_count(opts.slices.day_count);
+    .with_day_count(opts.slices.day_count)
+    .with_extrapolation(super::Extrapolation {
+        calendar_envelope: opts.extrapolation.calendar_envelope
+            && opts.calendar == CalendarPolicy::Repair,
+        ..opts.extrapolation
+    })?;
+    let mut summaries: Vec<_> = fitted
+        .iter()
+        .zip(repairs)
+        .map(|((s, m, r), repair)| summarise(s, m, r, repair))
+        .collect();
+    for (i, sm) in summaries.iter_mut().enumerate() {
+        served_cost(&surface, i, fitted[i].1, sm);
+    }
+    let arbitrage = surface.arbitrage_check();
+    let mut calendar = calendar;
+    calendar.calendar_free = arbitrage.calendar.calendar_free;
+    calendar.served = arbitrage.calendar.served;
     let report = SurfaceReport {
         underlying: chain.underlying.clone(),
         as_of: chain.as_of,
         model: opts.model,
         optimizer: opts.fit.optimizer,
-        slices: fitted
-            .iter()
-            .zip(repairs)
-            .map(|((s, m, r), repair)| summarise(s, m, r, repair))
-            .collect(),
+        slices: summaries,
         failed,
         slice_report,
         calendar,
+        arbitrage_free: arbitrage.arbitrage_free,
+        arbitrage_domain: arbitrage.domain,
+        plane: arbitrage.plane,
         timing_micros: Timing {
             ingest: 0.0,
             implied_vol: iv_micros,
@@ -365,6 +386,69 @@ fn no_slice_reason(chain: &Chain, report: &SliceReport) -> String {
         );
     }
     why
+}
+
+/// Where expiry `i` of `surface` is served an earlier expiry's smile, restates its summary
+/// for the served smile (fitted vols, RMSE, largest error, share inside the spread) and
+/// records the cost in [`SliceSummary::repair`](super::SliceSummary::repair).
+fn served_cost(surface: &FittedSurface, i: usize, fit: SliceModel, sm: &mut super::SliceSummary) {
+    // Only where the served smile differs on the quoted range is the fit repaired; wings
+    // served from an earlier expiry are listed in the calendar report.
+    let Some(q) = surface.slices()[i].quoted_k else {
+        return;
+    };
+    let Some(borrowed) = surface
+        .borrowed_k(i)
+        .filter(|b| b.iter().any(|r| r[0] < q[1] && r[1] > q[0]))
+    else {
+        return;
+    };
+    let t = sm.t;
+    let (rmse_before, within_before) = (sm.rmse_iv, sm.within_spread);
+    let (mut sse, mut max, mut inside, mut two) = (0.0, 0.0f64, 0usize, 0usize);
+    for q in &mut sm.quotes {
+        let w = surface.served_w(i, q.k).unwrap_or(f64::NAN);
+        q.fit_iv = (w.max(0.0) / t).sqrt();
+        let e = q.fit_iv - q.mid_iv;
+        sse += e * e;
+        max = max.max(e.abs());
+        if let (Some(b), Some(a)) = (q.bid_iv, q.ask_iv) {
+            two += 1;
+            inside += usize::from(q.fit_iv >= b - 1e-12 && q.fit_iv <= a + 1e-12);
+        }
+    }
+    if !sm.quotes.is_empty() {
+        sm.rmse_iv = (sse / sm.quotes.len() as f64).sqrt();
+        sm.max_abs_err_iv = max;
+        sm.within_spread = (two > 0).then(|| inside as f64 / two as f64);
+    }
+    let ranges: Vec<String> = borrowed
+        .iter()
+        .filter(|r| r[0] < q[1] && r[1] > q[0])
+        .map(|r| format!("[{:.4}, {:.4}]", r[0].max(q[0]), r[1].min(q[1])))
+        .collect();
+    let what = format!(
+        "calendar (served surface): the previous expiry's smile, raised, is served on the \
+         quoted k in {}",
+        ranges.join(", ")
+    );
+    match &mut sm.repair {
+        Some(r) => {
+            r.what = format!("{}; {what}", r.what);
+            r.rmse_after = sm.rmse_iv;
+            r.within_spread_after = sm.within_spread;
+        }
+        None => {
+            sm.repair = Some(super::SliceRepair {
+                what,
+                unrepaired: fit,
+                rmse_before,
+                rmse_after: sm.rmse_iv,
+                within_spread_before: within_before,
+                within_spread_after: sm.within_spread,
+            });
+        }
+    }
 }
 
 /// Floor points per expiry pair in the calendar repair.
@@ -444,6 +528,7 @@ fn check_calendar(
         violations,
         calendar_free: free,
         wing_crossings: wing_crossings(&ts, &models),
+        served: Vec::new(),
     };
     (report, repairs)
 }

@@ -1,7 +1,7 @@
 //! `surface.json`: the stored form of a [`FittedSurface`], versioned, written atomically, and
 //! checked on the way in (every model through its validating constructor).
 
-use super::fitted::{FittedSurface, SurfaceError, SurfaceSlice};
+use super::fitted::{Extrapolation, FittedSurface, SurfaceError, SurfaceSlice};
 use crate::output::write_atomic;
 use crate::slice::DayCount;
 use chrono::{DateTime, Utc};
@@ -23,6 +23,9 @@ pub(super) struct SurfaceFile {
     /// told otherwise.
     #[serde(default)]
     day_count: DayCount,
+    /// Absent in files written before it was stored: the default policy.
+    #[serde(default)]
+    extrapolation: Extrapolation,
     slices: Vec<SurfaceSlice>,
 }
 
@@ -38,10 +41,9 @@ impl TryFrom<SurfaceFile> for FittedSurface {
                 f.version
             )));
         }
-        Ok(
-            FittedSurface::new(f.underlying, f.as_of, f.spot, f.slices)?
-                .with_day_count(f.day_count),
-        )
+        FittedSurface::new(f.underlying, f.as_of, f.spot, f.slices)?
+            .with_day_count(f.day_count)
+            .with_extrapolation(f.extrapolation)
     }
 }
 
@@ -54,6 +56,7 @@ impl From<FittedSurface> for SurfaceFile {
             as_of: s.as_of,
             spot: s.spot,
             day_count: s.day_count,
+            extrapolation: s.extrapolation,
             slices: s.slices,
         }
     }

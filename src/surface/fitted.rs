@@ -1,7 +1,10 @@
 //! [`FittedSurface`]: the per-expiry smiles of a calibrated surface, the interpolation and
 //! extrapolation in time, and the queries (see the [parent module](super) for the rules).
 
-use super::arbitrage::{ArbitrageReport, butterflies, calendar_report};
+use super::arbitrage::{
+    ArbitrageReport, ButterflyStatus, ServedRange, butterflies, calendar_report,
+};
+use super::envelope::{Envelope, served};
 use super::{SliceModel, VarianceDerivatives, VolSurface};
 use crate::slice::DayCount;
 use chrono::{DateTime, Utc};
@@ -43,10 +46,108 @@ pub struct FittedSurface {
     pub(super) slices: Vec<SurfaceSlice>,
     /// How the slices' `t` relate to dates (`surface.json`'s `day_count`).
     pub(super) day_count: DayCount,
+    /// How the surface answers outside its expiries (`surface.json`'s `extrapolation`).
+    pub(super) extrapolation: Extrapolation,
+    /// The slices' fitted smiles, contiguous (what the served smiles' pieces index).
+    models: Vec<SliceModel>,
+    /// The served smile of each expiry ([`super::envelope`]).
+    served: Vec<Envelope>,
+    /// Forward variance rate after the last expiry (`σ∞²`).
+    after_rate: f64,
     /// Node times for forwards and discounts (with `t = 0` when the spot is known).
     node_t: Vec<f64>,
     node_ln_f: Vec<f64>,
     node_ln_d: Vec<f64>,
+}
+
+/// How a surface answers where no expiry was fitted: before the first expiry, after the last,
+/// and between consecutive served smiles (stored in `surface.json`; files without it load
+/// with the default). Every choice keeps the surface free of static arbitrage.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Extrapolation {
+    /// The smallest forward vol `σ_min` between consecutive served smiles: each expiry's
+    /// smile is served at least `σ_min²·Δt` above the previous one at every `k` (default
+    /// 0.01, one vol point; see [`super::envelope`]). Must be finite and `> 0`: local vol is
+    /// `√(∂ₜw/g)`, positive only where `∂ₜw > 0`.
+    pub min_forward_vol: f64,
+    /// Before the first expiry.
+    pub before_first: BeforeFirst,
+    /// After the last expiry.
+    pub after_last: AfterLast,
+    /// Serve each expiry's smile raised to the previous one where it dips below (default
+    /// `true`; [`super::envelope`]). `false` serves the fits as they are, calendar arbitrage
+    /// and all ([`CalendarPolicy::Report`](super::CalendarPolicy::Report) sets it), for
+    /// research on the raw fits.
+    pub calendar_envelope: bool,
+}
+
+impl Default for Extrapolation {
+    fn default() -> Self {
+        Extrapolation {
+            calendar_envelope: true,
+            min_forward_vol: 0.01,
+            before_first: BeforeFirst::FlatVol,
+            after_last: AfterLast::ForwardVariance { vol: None },
+        }
+    }
+}
+
+/// The surface before its first expiry `t₁`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BeforeFirst {
+    /// Implied vol flat in time at each `k`: `w(k, t) = w₁(k)·t/t₁`. Free of butterfly
+    /// arbitrage because scaling a butterfly-free `w` by `r ∈ (0, 1]` keeps Durrleman's `g`
+    /// non-negative (`g` is concave in `r`, `g(0) = (1 − kw'/2w)² ≥ 0`, `g(1) ≥ 0`), and of
+    /// calendar arbitrage because `∂ₜw = w₁/t₁ > 0`.
+    #[default]
+    FlatVol,
+    /// No answer (NaN; `try_vol` errs) before the first expiry.
+    Refuse,
+}
+
+/// The surface after its last expiry `tₙ`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AfterLast {
+    /// Constant forward variance `σ∞²` added at every `k`: `w(k, t) = w̃ₙ(k) + σ∞²(t − tₙ)`,
+    /// with `σ∞ = vol`, or by default the ATM forward vol of the last interval (`θ̃ₙ/tₙ` for a
+    /// single expiry), at least [`Extrapolation::min_forward_vol`]. Calendar-free
+    /// (`∂ₜw = σ∞² > 0`), Lee's bound unchanged (the wing slopes are the last smile's), local
+    /// vol `σ∞/√g`; butterfly-free where `g` stays positive as `w` grows, which the surface
+    /// scan ([`super::arbitrage::plane_scan`]) checks.
+    ForwardVariance {
+        /// `σ∞`; `None` for the last interval's ATM forward vol.
+        vol: Option<f64>,
+    },
+    /// No answer (NaN; `try_vol` errs) after the last expiry.
+    Refuse,
+}
+
+impl Default for AfterLast {
+    fn default() -> Self {
+        AfterLast::ForwardVariance { vol: None }
+    }
+}
+
+impl Extrapolation {
+    /// Checks the policy's numbers.
+    ///
+    /// # Errors
+    /// What is out of its domain.
+    pub fn check(&self) -> Result<(), String> {
+        let v = self.min_forward_vol;
+        if !(v > 0.0 && v.is_finite() && v <= 10.0) {
+            return Err(format!("min_forward_vol must be in (0, 10], got {v}"));
+        }
+        if let AfterLast::ForwardVariance { vol: Some(x) } = self.after_last
+            && !(x > 0.0 && x.is_finite() && x <= 10.0)
+        {
+            return Err(format!("after_last vol must be in (0, 10], got {x}"));
+        }
+        Ok(())
+    }
 }
 
 /// Why a surface cannot be built, saved or loaded.
@@ -167,16 +268,121 @@ impl FittedSurface {
             node_ln_f.push(s.forward.ln());
             node_ln_d.push(s.discount.ln());
         }
-        Ok(FittedSurface {
+        let models: Vec<SliceModel> = slices.iter().map(|s| s.model).collect();
+        let mut out = FittedSurface {
             underlying,
             as_of,
             spot,
             slices,
             day_count: DayCount::default(),
+            extrapolation: Extrapolation::default(),
+            models,
+            served: Vec::new(),
+            after_rate: 0.0,
             node_t,
             node_ln_f,
             node_ln_d,
-        })
+        };
+        out.serve();
+        Ok(out)
+    }
+
+    /// Derives the served smiles and the rate after the last expiry from the fits and the
+    /// extrapolation policy.
+    fn serve(&mut self) {
+        let ts: Vec<f64> = self.slices.iter().map(|s| s.t).collect();
+        let sigma_min = self.extrapolation.min_forward_vol;
+        self.served = if self.extrapolation.calendar_envelope {
+            served(&self.models, &ts, sigma_min * sigma_min)
+        } else {
+            (0..ts.len()).map(Envelope::single).collect()
+        };
+        let n = ts.len();
+        let theta = |i: usize| self.served[i].w(&self.models, 0.0);
+        let atm_rate = if n == 1 {
+            theta(0) / ts[0]
+        } else {
+            (theta(n - 1) - theta(n - 2)) / (ts[n - 1] - ts[n - 2])
+        };
+        self.after_rate = match self.extrapolation.after_last {
+            AfterLast::ForwardVariance { vol: Some(v) } => v * v,
+            _ => atm_rate.max(sigma_min * sigma_min),
+        };
+    }
+
+    /// The surface with another extrapolation policy (the fits are unchanged; the served
+    /// smiles are derived again).
+    ///
+    /// # Errors
+    /// [`SurfaceError::Format`] when the policy's numbers are out of their domain
+    /// ([`Extrapolation::check`]).
+    pub fn with_extrapolation(mut self, policy: Extrapolation) -> Result<Self, SurfaceError> {
+        policy.check().map_err(SurfaceError::Format)?;
+        if policy != self.extrapolation {
+            self.extrapolation = policy;
+            self.serve();
+        }
+        Ok(self)
+    }
+
+    /// The extrapolation policy.
+    pub fn extrapolation(&self) -> Extrapolation {
+        self.extrapolation
+    }
+
+    /// The forward vol `σ∞` after the last expiry ([`AfterLast::ForwardVariance`]); `None`
+    /// when the policy refuses queries there.
+    pub fn after_last_vol(&self) -> Option<f64> {
+        (self.extrapolation.after_last != AfterLast::Refuse).then(|| self.after_rate.sqrt())
+    }
+
+    /// The `k` intervals where expiry `index` is served an earlier expiry's smile (raised)
+    /// instead of its own fit, because its own would fall below it (empty when it is served
+    /// as fitted; `None` for an index out of range).
+    pub fn borrowed_k(&self, index: usize) -> Option<Vec<[f64; 2]>> {
+        Some(self.served.get(index)?.borrowed(index))
+    }
+
+    /// The point masses of the risk-neutral density at time `t`: where the served smile
+    /// switches from one expiry's fit to another's (the maximum of two call-price curves has
+    /// a convex kink there, so the terminal distribution has an atom), as `(k, mass)` with
+    /// `mass = φ(d₂)·(∂w/∂k⁺ − ∂w/∂k⁻)/(2√w)`, the drop of `P(F_T > K)` across `k`.
+    /// [`VolSurface::density`] is the continuous part; with these it integrates to one.
+    /// Empty outside the query domain.
+    pub fn atoms(&self, t: f64) -> Vec<(f64, f64)> {
+        if !(t > 0.0 && t.is_finite()) {
+            return Vec::new();
+        }
+        let loc = self.locate(t);
+        let idx: Vec<usize> = match loc {
+            Loc::Before => vec![0],
+            Loc::Between(i, _) => vec![i, i + 1],
+            Loc::After => vec![self.slices.len() - 1],
+        };
+        let mut ks: Vec<f64> = idx
+            .iter()
+            .flat_map(|&i| self.served[i].pieces.iter().skip(1).map(|p| p.from))
+            .filter(|k| k.is_finite())
+            .collect();
+        ks.sort_by(f64::total_cmp);
+        ks.dedup();
+        ks.into_iter()
+            .filter_map(|k| {
+                let right = self.derivs_at(k, t, loc);
+                let left = self.derivs_at(k.next_down(), t, loc);
+                let sw = right.w.sqrt();
+                let d2 = -k / sw - 0.5 * sw;
+                let phi = (-0.5 * d2 * d2).exp() / (2.0 * std::f64::consts::PI).sqrt();
+                let mass = phi * (right.w_k - left.w_k) / (2.0 * sw);
+                (mass > 0.0 && mass.is_finite()).then_some((k, mass))
+            })
+            .collect()
+    }
+
+    /// The served total variance of expiry `index` at `k` (its fit, raised where the
+    /// previous expiry's served smile is above it; [`super::envelope`]).
+    pub fn served_w(&self, index: usize, k: f64) -> Option<f64> {
+        Some(self.served.get(index)?.w(&self.models, k))
     }
 
     /// The underlying's name.
@@ -245,22 +451,111 @@ impl FittedSurface {
         &self.slices
     }
 
-    /// Checks the surface for static arbitrage ([`super::arbitrage`]): butterfly per expiry
-    /// (the model's verdict) and calendar between consecutive expiries on the union of their
-    /// quoted `k` ranges, as [`calibrate_surface`](super::calibrate_surface) does.
+    /// The dense `(k, t)` arbitrage scan of the surface ([`super::arbitrage::plane_scan`]) on
+    /// its [`PlaneGrid`](super::arbitrage::PlaneGrid).
+    pub fn plane_scan(&self) -> super::arbitrage::PlaneScan {
+        let ts: Vec<f64> = self.slices.iter().map(|s| s.t).collect();
+        let mut q = [f64::INFINITY, f64::NEG_INFINITY];
+        for s in &self.slices {
+            let r = s.quoted_k.unwrap_or_else(|| {
+                let h = (4.0 * s.model.w(0.0).max(0.0).sqrt()).max(0.25);
+                [-h, h]
+            });
+            q = [q[0].min(r[0]), q[1].max(r[1])];
+        }
+        let grid = super::arbitrage::PlaneGrid::new(&ts, q);
+        super::arbitrage::plane_scan(self, &ts, grid)
+    }
+
+    /// The static-arbitrage verdict of the surface ([`super::arbitrage`]): the fits'
+    /// calendar gaps on their quoted domains (reported), the served smiles' butterfly
+    /// verdicts and calendar gaps over the whole real line, and the dense plane scan — the
+    /// one check the build, `volfit check`, `report.json` and the charts share.
     pub fn arbitrage_check(&self) -> ArbitrageReport {
-        let butterfly = butterflies(self.slices.iter().map(|s| (s.t, &s.model)));
+        let butterfly = self.served_butterflies();
         let pairs: Vec<(f64, SliceModel, Option<[f64; 2]>)> = self
             .slices
             .iter()
             .map(|s| (s.t, s.model, s.quoted_k))
             .collect();
-        let calendar = calendar_report(&pairs);
+        let mut calendar = calendar_report(&pairs);
+        calendar.calendar_free = self.served_calendar_free();
+        calendar.served = self.served_ranges();
+        let plane = self.plane_scan();
         ArbitrageReport {
-            arbitrage_free: calendar.calendar_free && butterfly.iter().all(|b| b.free),
+            arbitrage_free: calendar.calendar_free
+                && butterfly.iter().all(|b| b.free)
+                && plane.is_clean(),
             butterfly,
             calendar,
+            plane,
+            domain: super::arbitrage::VERDICT_DOMAIN.to_string(),
         }
+    }
+
+    /// The butterfly verdict of each served smile: the minimum over its pieces of the
+    /// piece's own verdict (the fit's, raised by the piece's shift where the model can
+    /// express it); the maximum of butterfly-free call-price curves is butterfly-free.
+    fn served_butterflies(&self) -> Vec<ButterflyStatus> {
+        let own = butterflies(self.slices.iter().map(|s| (s.t, &s.model)));
+        self.served
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let mut st = own[i].clone();
+                for p in &e.pieces {
+                    let v = if p.shift > 0.0 {
+                        self.models[p.model].smile().lifted(p.shift).map_or_else(
+                            || self.models[p.model].smile().butterfly(),
+                            |m| m.smile().butterfly(),
+                        )
+                    } else if p.model == i {
+                        continue;
+                    } else {
+                        self.models[p.model].smile().butterfly()
+                    };
+                    st.min_g = st.min_g.min(v.min_g);
+                    st.free &= v.free;
+                }
+                st
+            })
+            .collect()
+    }
+
+    /// Whether each served smile lies above its predecessor over the whole real line (the
+    /// one calendar method).
+    fn served_calendar_free(&self) -> bool {
+        (1..self.served.len()).all(|i| {
+            let (a, b) = (&self.served[i - 1], &self.served[i]);
+            let ((c1, s1), (c2, s2)) = (
+                self.models[i - 1].smile().feature_scale(),
+                self.models[i].smile().feature_scale(),
+            );
+            !crate::models::arbitrage::calendar_gap(
+                |k| a.w(&self.models, k),
+                |k| b.w(&self.models, k),
+                crate::models::arbitrage::CheckDomain::RealLine,
+                (0.5 * (c1 + c2), s1.min(s2)),
+            )
+            .violated()
+        })
+    }
+
+    /// Where expiries are served an earlier expiry's smile.
+    fn served_ranges(&self) -> Vec<ServedRange> {
+        let finite = |x: f64| x.is_finite().then_some(x);
+        (0..self.served.len())
+            .flat_map(|i| {
+                self.served[i]
+                    .borrowed(i)
+                    .into_iter()
+                    .map(move |r| ServedRange {
+                        t: self.slices[i].t,
+                        k_from: finite(r[0]),
+                        k_to: finite(r[1]),
+                    })
+            })
+            .collect()
     }
 }
 
@@ -334,9 +629,13 @@ impl FittedSurface {
     #[inline]
     fn derivs_at(&self, k: f64, t: f64, loc: Loc) -> VarianceDerivatives {
         let s = &self.slices;
+        let (m, e) = (&self.models, &self.served);
         match loc {
             Loc::Before => {
-                let (w, w1, w2) = s[0].model.w_derivs(k);
+                if self.extrapolation.before_first == BeforeFirst::Refuse {
+                    return VarianceDerivatives::NAN;
+                }
+                let (w, w1, w2) = e[0].w_derivs(m, k);
                 let r = t / s[0].t;
                 VarianceDerivatives {
                     w: w * r,
@@ -346,8 +645,8 @@ impl FittedSurface {
                 }
             }
             Loc::Between(i, l) => {
-                let (a, a1, a2) = s[i].model.w_derivs(k);
-                let (b, b1, b2) = s[i + 1].model.w_derivs(k);
+                let (a, a1, a2) = e[i].w_derivs(m, k);
+                let (b, b1, b2) = e[i + 1].w_derivs(m, k);
                 VarianceDerivatives {
                     w: a + l * (b - a),
                     w_k: a1 + l * (b1 - a1),
@@ -357,29 +656,15 @@ impl FittedSurface {
             }
             Loc::After => {
                 let n = s.len();
-                let (w, w1, w2) = s[n - 1].model.w_derivs(k);
-                let (slope, s1, s2) = if n == 1 {
-                    (w / s[0].t, w1 / s[0].t, w2 / s[0].t)
-                } else {
-                    let (p, p1, p2) = s[n - 2].model.w_derivs(k);
-                    let dt = s[n - 1].t - s[n - 2].t;
-                    ((w - p) / dt, (w1 - p1) / dt, (w2 - p2) / dt)
-                };
-                let dt = t - s[n - 1].t;
-                if slope > 0.0 {
-                    VarianceDerivatives {
-                        w: w + dt * slope,
-                        w_k: w1 + dt * s1,
-                        w_kk: w2 + dt * s2,
-                        w_t: slope,
-                    }
-                } else {
-                    VarianceDerivatives {
-                        w,
-                        w_k: w1,
-                        w_kk: w2,
-                        w_t: 0.0,
-                    }
+                if t > s[n - 1].t && self.extrapolation.after_last == AfterLast::Refuse {
+                    return VarianceDerivatives::NAN;
+                }
+                let (w, w1, w2) = e[n - 1].w_derivs(m, k);
+                VarianceDerivatives {
+                    w: w + (t - s[n - 1].t) * self.after_rate,
+                    w_k: w1,
+                    w_kk: w2,
+                    w_t: self.after_rate,
                 }
             }
         }
@@ -388,14 +673,13 @@ impl FittedSurface {
     /// `w(k, t)` alone (the fast path of [`VolSurface::total_variance`]).
     #[inline]
     fn w_at(&self, k: f64, t: f64, loc: Loc) -> f64 {
-        let s = &self.slices;
+        let (m, e) = (&self.models, &self.served);
         match loc {
-            Loc::Before => s[0].model.w(k) * (t / s[0].t),
             Loc::Between(i, l) => {
-                let a = s[i].model.w(k);
-                a + l * (s[i + 1].model.w(k) - a)
+                let a = e[i].w(m, k);
+                a + l * (e[i + 1].w(m, k) - a)
             }
-            Loc::After => self.derivs_at(k, t, loc).w,
+            Loc::Before | Loc::After => self.derivs_at(k, t, loc).w,
         }
     }
 }
@@ -433,7 +717,9 @@ impl VolSurface for FittedSurface {
         let w_over_t = match loc {
             // Flat vol before the first expiry: w₁(k)/t₁, without forming w₁·t/t₁ (which
             // underflows for tiny t).
-            Loc::Before => self.slices[0].model.w(k) / self.slices[0].t,
+            Loc::Before if self.extrapolation.before_first == BeforeFirst::FlatVol => {
+                self.served[0].w(&self.models, k) / self.slices[0].t
+            }
             _ => self.w_at(k, t, loc) / t,
         };
         if w_over_t >= 0.0 {

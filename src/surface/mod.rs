@@ -44,6 +44,7 @@
 
 pub mod arbitrage;
 mod build;
+mod envelope;
 mod extrapolation;
 mod file;
 mod fitted;
@@ -57,6 +58,7 @@ mod smile_section;
 pub use crate::output::write_atomic;
 pub use arbitrage::{
     ArbitrageReport, ButterflyStatus, CalendarAction, CalendarReport, CalendarViolation,
+    PlaneFailure, PlaneGrid, PlanePoint, PlaneRegion, PlaneScan, ServedRange,
 };
 pub use build::{
     CalendarPolicy, OUTLIER_MIN_VOL, OUTLIER_SPREADS, SurfaceModel, SurfaceOptions,
@@ -64,7 +66,9 @@ pub use build::{
 };
 pub use extrapolation::{Location, TimeRegion};
 pub use file::SURFACE_FORMAT_VERSION;
-pub use fitted::{FittedSurface, MIN_SLICE_T, SurfaceError, SurfaceSlice};
+pub use fitted::{
+    AfterLast, BeforeFirst, Extrapolation, FittedSurface, MIN_SLICE_T, SurfaceError, SurfaceSlice,
+};
 pub use report::{FailedExpiry, QuotePoint, SliceRepair, SliceSummary, SurfaceReport, Timing};
 pub use report_file::{DroppedRow, IngestStage, IngestSummary, RejectedRow, RunReport};
 pub use slice_model::{SliceModel, SurfaceSmile, WingedSabr};

@@ -1,7 +1,7 @@
 //! [`SurfaceReport`]: the account of a calibration, expiry by expiry (what `report.json` and
 //! the review page are made from).
 
-use super::arbitrage::CalendarReport;
+use super::arbitrage::{CalendarReport, PlaneScan};
 use super::{SliceModel, SurfaceModel};
 use crate::fit::{FitReport, Optimizer};
 use crate::slice::{ExcludedQuote, ForwardSource, SliceReport, SmileSlice};
@@ -126,8 +126,15 @@ pub struct SurfaceReport {
     pub failed: Vec<FailedExpiry>,
     /// Slice building: quotes used, quotes removed (line and reason), expiries dropped.
     pub slice_report: SliceReport,
-    /// Calendar check.
+    /// Calendar check: the fits' violations on their quoted domains with the repairs, and
+    /// the served surface's verdict over the real line.
     pub calendar: CalendarReport,
+    /// No static arbitrage in the served surface ([`super::ArbitrageReport::arbitrage_free`]).
+    pub arbitrage_free: bool,
+    /// The domain of that verdict ([`super::ArbitrageReport::domain`]).
+    pub arbitrage_domain: String,
+    /// The dense `(k, t)` scan of the served surface.
+    pub plane: PlaneScan,
     /// Wall times.
     pub timing_micros: Timing,
 }

@@ -96,8 +96,14 @@ pub struct RunReport {
     pub dropped: Vec<DroppedRow>,
     /// Expiries whose fit failed, with the reason.
     pub failed: Vec<FailedExpiry>,
-    /// No calendar arbitrage left on the check grid.
+    /// No calendar arbitrage in the served surface over the real line.
     pub calendar_free: bool,
+    /// No static arbitrage in the served surface ([`super::ArbitrageReport::arbitrage_free`]).
+    pub arbitrage_free: bool,
+    /// The domain of that verdict.
+    pub arbitrage_domain: String,
+    /// The dense `(k, t)` scan of the served surface.
+    pub plane: super::arbitrage::PlaneScan,
     /// The calendar check.
     pub calendar: CalendarReport,
     /// Wall times in microseconds.
@@ -156,6 +162,9 @@ impl RunReport {
                 .collect(),
             failed: report.failed.clone(),
             calendar_free: report.calendar.calendar_free,
+            arbitrage_free: report.arbitrage_free,
+            arbitrage_domain: report.arbitrage_domain.clone(),
+            plane: report.plane.clone(),
             calendar: report.calendar.clone(),
             timing_micros: timing,
         }

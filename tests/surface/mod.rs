@@ -13,8 +13,8 @@ use volfit::models::ssvi::{Phi, Ssvi};
 use volfit::models::svi::Svi;
 use volfit::quotes::{Format, read_chains};
 use volfit::surface::{
-    CalendarPolicy, FittedSurface, SliceModel, SurfaceModel, SurfaceOptions, SurfaceSlice,
-    VolSurface, WingedSabr, calibrate_surface,
+    CalendarPolicy, Extrapolation, FittedSurface, SliceModel, SurfaceModel, SurfaceOptions,
+    SurfaceSlice, VolSurface, WingedSabr, calibrate_surface,
 };
 
 fn slice(t: f64, forward: f64, model: SliceModel) -> SurfaceSlice {
@@ -158,15 +158,34 @@ fn density_integrates_and_reprices() {
         };
         let (below, above) = (tail(lo).0, tail(hi).1);
         let c_hi = s.price(OptionKind::Call, k_hi, t);
-        let mass = trap(&|_, p| p) + below + above;
-        let mean = (trap(&|x, p| x * p) + c_hi + k_hi * above) / f;
-        println!("t {t:.4}: ∫q = {mass:.8} (tails {below:.1e}, {above:.1e}), ∫xq/F = {mean:.8}");
+        // The served smile's switches between expiries' fits are point masses (convex kinks
+        // of the call price), listed by `atoms`.
+        let atoms: Vec<(f64, f64)> = s
+            .atoms(t)
+            .into_iter()
+            .map(|(k, m)| (f * k.exp(), m))
+            .filter(|(x, _)| (f * lo.exp()..=k_hi).contains(x))
+            .collect();
+        let atom_mass: f64 = atoms.iter().map(|a| a.1).sum();
+        let mass = trap(&|_, p| p) + below + above + atom_mass;
+        let mean = (trap(&|x, p| x * p)
+            + c_hi
+            + k_hi * above
+            + atoms.iter().map(|a| a.0 * a.1).sum::<f64>())
+            / f;
+        println!(
+            "t {t:.4}: ∫q = {mass:.8} (tails {below:.1e}, {above:.1e}; {} atoms, {atom_mass:.1e}), ∫xq/F = {mean:.8}",
+            atoms.len()
+        );
         assert!((mass - 1.0).abs() < 1e-6, "mass {mass}");
         assert!((mean - 1.0).abs() < 1e-5, "mean {mean}");
         for m in [0.7, 1.0, 1.3] {
             let k = f * m;
             let c = s.price(OptionKind::Call, k, t);
-            let c_q = trap(&|x, p| (x - k).max(0.0) * p) + c_hi + (k_hi - k) * above;
+            let c_q = trap(&|x, p| (x - k).max(0.0) * p)
+                + c_hi
+                + (k_hi - k) * above
+                + atoms.iter().map(|a| (a.0 - k).max(0.0) * a.1).sum::<f64>();
             assert!((c_q - c).abs() < 1e-5 * f, "t {t} K {k}: {c_q} vs {c}");
         }
     }
@@ -188,10 +207,32 @@ fn calendar_check_catches_a_planted_violation() {
         ],
     )
     .unwrap();
-    let r = s.arbitrage_check();
-    assert!(!r.calendar.calendar_free && !r.arbitrage_free);
+    // Served as fitted (no envelope) the surface has the arbitrage; the check finds it.
+    let raw = s
+        .clone()
+        .with_extrapolation(Extrapolation {
+            calendar_envelope: false,
+            ..Extrapolation::default()
+        })
+        .unwrap();
+    let r = raw.arbitrage_check();
+    assert!(!r.calendar.calendar_free && !r.arbitrage_free && r.plane.calendar > 0);
     let v = &r.calendar.violations[0];
     assert!((v.shortfall - 0.005).abs() < 1e-12 && v.k_range[0] < 0.0 && v.k_range[1] > 0.0);
+    // Served (the default) the later expiry is the earlier one raised by σ_min²·Δt
+    // everywhere: the fits' violation is still reported, the served surface is free of it.
+    let r = s.arbitrage_check();
+    assert!(!r.calendar.violations.is_empty());
+    assert!(r.calendar.calendar_free && r.arbitrage_free && r.plane.is_clean());
+    assert_eq!(r.calendar.served.len(), 1);
+    assert!(r.calendar.served[0].k_from.is_none() && r.calendar.served[0].k_to.is_none());
+    for k in [-700.0, -3.0, 0.0, 0.4, 700.0] {
+        let lift = s.served_w(1, k).unwrap() - early.w(k);
+        assert!(
+            (lift - 1e-4 * 0.1).abs() < 1e-15 * early.w(k).max(1.0),
+            "{k}: {lift}"
+        );
+    }
     // A good pair passes.
     let late_ok = Svi::new(0.015, early.b(), early.rho(), early.m(), early.sigma()).unwrap();
     let s = FittedSurface::new(
