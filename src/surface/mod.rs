@@ -45,6 +45,7 @@
 pub mod arbitrage;
 mod build;
 mod extrapolation;
+mod failure;
 mod file;
 mod fitted;
 pub mod grid;
@@ -63,6 +64,7 @@ pub use build::{
     calibrate_surface,
 };
 pub use extrapolation::{Location, TimeRegion};
+pub use failure::failure_report;
 pub use file::SURFACE_FORMAT_VERSION;
 pub use fitted::{FittedSurface, MIN_SLICE_T, SurfaceError, SurfaceSlice};
 pub use report::{FailedExpiry, QuotePoint, SliceRepair, SliceSummary, SurfaceReport, Timing};
