@@ -44,7 +44,7 @@ pub struct OptionFlags {
     #[arg(long, value_enum)]
     objective: Option<ObjectiveName>,
     /// Weight of the mid term of `--objective bid-ask` (ignored by `vol`) [default: 0.2].
-    #[arg(long, value_name = "W")]
+    #[arg(long, value_name = "W", allow_negative_numbers = true)]
     mid_weight: Option<f64>,
     /// Day count of times to expiry where the file gives none, stored in surface.json
     /// [default: act365].
@@ -56,10 +56,10 @@ pub struct OptionFlags {
     calendar: Option<CalendarPolicy>,
     /// SABR's beta: `default` (1 for Black vols, 0.5 for normal vols), `fitted`, or a fixed
     /// value in [0, 1] [default: default].
-    #[arg(long, value_name = "BETA")]
+    #[arg(long, value_name = "BETA", allow_negative_numbers = true)]
     sabr_beta: Option<BetaSetting>,
     /// An expiry with fewer usable quotes is dropped (listed in report.json) [default: 5].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     min_quotes: Option<usize>,
     /// Keep quotes the post-fit outlier rule would drop (more than 20 half-spreads and 5
     /// vol points from the fitted smile; dropped quotes are listed in report.json).
@@ -77,13 +77,13 @@ pub struct OptionFlags {
     keep_one_tick_bid: Option<bool>,
     /// Drop quotes whose bid-ask vol spread is wider than this (0.5 = 50 vol points), or
     /// `off` [default: off].
-    #[arg(long, value_name = "MAX|off")]
+    #[arg(long, value_name = "MAX|off", allow_negative_numbers = true)]
     max_iv_spread: Option<Limit>,
     /// Drop strikes with |ln(K/F)| above this, or `off` [default: 4.605 = ln 100].
-    #[arg(long, value_name = "MAX|off")]
+    #[arg(long, value_name = "MAX|off", allow_negative_numbers = true)]
     max_log_moneyness: Option<Limit>,
     /// Drop vol quotes whose bid, ask (or mid) vol is above this, or `off` [default: 10].
-    #[arg(long, value_name = "MAX|off")]
+    #[arg(long, value_name = "MAX|off", allow_negative_numbers = true)]
     max_vol: Option<Limit>,
 }
 
@@ -410,7 +410,6 @@ pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
 /// A calibration that fitted no expiry: report.json with the reasons (rejected rows, dropped
 /// and failed expiries, `error`), no surface.json (a previous run's is removed), and the error.
 fn write_failure(j: &Job, a: &Args, why: &str, clock: Instant) -> anyhow::Result<String> {
-    let label = shown(&format!("{}: {}", j.file.display(), j.chain.underlying));
     std::fs::create_dir_all(&j.dir)
         .with_context(|| format!("cannot create {}", j.dir.display()))?;
     let stale = j.dir.join("surface.json");
@@ -436,7 +435,7 @@ fn write_failure(j: &Job, a: &Args, why: &str, clock: Instant) -> anyhow::Result
     write_atomic(&path, serde_json::to_string_pretty(&json)?.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
     bail!(
-        "{label}: no expiry could be fitted: {why} (no surface written; the reasons are in {})",
+        "no expiry could be fitted: {why} (no surface written; the reasons are in {})",
         shown(&path.display().to_string())
     )
 }
