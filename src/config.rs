@@ -20,12 +20,12 @@
 //! | `sabr_beta` | `default`, `fitted`, or a number in `[0, 1]` | [`SabrOptions::beta`](crate::fit::SabrOptions::beta) |
 //! | `min_quotes` | integer ≥ 1 | [`SliceOptions::min_quotes`](crate::slice::SliceOptions::min_quotes) |
 //! | `keep_outliers` | `true`/`false` | `!`[`SurfaceOptions::outliers`] |
-//! | `keep_no_bid` | `true`/`false` | `!`[`Filters::no_bid`] |
-//! | `keep_crossed_or_locked` | `true`/`false` | `!`[`Filters::crossed_or_locked`] |
-//! | `keep_one_tick_bid` | `true`/`false` | `!`[`Filters::one_tick_bid`] |
-//! | `max_iv_spread` | positive number or `"off"` | [`Filters::max_iv_spread`] |
-//! | `max_log_moneyness` | positive number or `"off"` | [`Filters::max_log_moneyness`] |
-//! | `max_vol` | positive number or `"off"` | [`Filters::max_vol`] |
+//! | `keep_no_bid` | `true`/`false` | `!`[`Filters::no_bid`](crate::slice::Filters::no_bid) |
+//! | `keep_crossed_or_locked` | `true`/`false` | `!`[`Filters::crossed_or_locked`](crate::slice::Filters::crossed_or_locked) |
+//! | `keep_one_tick_bid` | `true`/`false` | `!`[`Filters::one_tick_bid`](crate::slice::Filters::one_tick_bid) |
+//! | `max_iv_spread` | positive number or `"off"` | [`Filters::max_iv_spread`](crate::slice::Filters::max_iv_spread) |
+//! | `max_log_moneyness` | positive number or `"off"` | [`Filters::max_log_moneyness`](crate::slice::Filters::max_log_moneyness) |
+//! | `max_vol` | positive number or `"off"` | [`Filters::max_vol`](crate::slice::Filters::max_vol) |
 //!
 //! ```
 //! use volfit::config::{CalibrateConfig, Limit};
@@ -315,7 +315,7 @@ impl<'de> Deserialize<'de> for Limit {
 
 /// The options of a calibration run (see the [module doc](self) for the keys); `None` leaves
 /// the library default. Unknown keys are an error when the table is read.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CalibrateConfig {
     /// Surface model.

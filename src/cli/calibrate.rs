@@ -428,7 +428,7 @@ fn write_failure(j: &Job, a: &Args, why: &str, clock: Instant) -> anyhow::Result
         j.ingest_micros,
         0.0,
     );
-    json.options = Some(a.echo.clone());
+    json.options = Some(a.echo);
     json.error = Some(format!("no expiry could be fitted: {why}"));
     json.timing_micros.total = j.ingest_micros + clock.elapsed().as_secs_f64() * 1e6;
     let path = j.dir.join("report.json");
@@ -463,7 +463,7 @@ fn calibrate_one(j: &Job, a: &Args) -> anyhow::Result<String> {
         j.ingest_micros,
         0.0,
     );
-    json.options = Some(a.echo.clone());
+    json.options = Some(a.echo);
     let mut plot_note = String::new();
     if a.plots {
         // Overlay the other per-expiry model on the skew charts (SABR over SVI and vice versa).

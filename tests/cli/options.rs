@@ -6,6 +6,7 @@
 use super::volfit;
 use crate::common::root;
 use serde_json::Value;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 fn tmp(name: &str) -> PathBuf {
@@ -329,10 +330,12 @@ fn mid_vol_only_chain_calibrates() {
             let t = if scale == 1.0 { 0.25 } else { 0.5 };
             let vol = (scale * svi.w(k) / t).sqrt();
             let kind = if k < 0.0 { "put" } else { "call" };
-            text.push_str(&format!(
-                "{expiry},{},{kind},{vol},100,2025-12-20T16:00:00Z\n",
+            writeln!(
+                text,
+                "{expiry},{},{kind},{vol},100,2025-12-20T16:00:00Z",
                 100.0 * k.exp()
-            ));
+            )
+            .unwrap();
         }
     }
     std::fs::write(&input, text).unwrap();
