@@ -50,6 +50,7 @@
 //! ```
 
 pub mod black;
+pub mod config;
 mod error;
 pub mod fit;
 pub mod models;

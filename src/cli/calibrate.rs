@@ -7,23 +7,154 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
-use volfit::fit::{FitOptions, Optimizer};
+use volfit::config::{BetaSetting, CalibrateConfig, Limit, ObjectiveName};
+use volfit::fit::Optimizer;
 use volfit::output::{assign_components, path_component, write_atomic};
 use volfit::plot::{ChartInput, ImageFormat, render_all, write_review_page};
 use volfit::quotes::{Chain, Format, IngestReport, read_chains};
+use volfit::slice::{DayCount, Weighting};
 use volfit::surface::metrics::review_flags;
-use volfit::surface::{RunReport, SurfaceModel, SurfaceOptions, calibrate_surface};
+use volfit::surface::{
+    CalendarPolicy, RunReport, SurfaceError, SurfaceModel, SurfaceOptions, calibrate_surface,
+    failure_report,
+};
+
+/// The calibration options of `volfit calibrate`: each flag is a key of
+/// [`CalibrateConfig`] (`--min-quotes` ↔ `min_quotes`); a flag given overrides the
+/// `--config` file, a flag left out leaves the file's value or the library default.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Calibration options")]
+pub struct OptionFlags {
+    /// Read options from this TOML file (keys as the flags, `_` for `-`; unknown keys are an
+    /// error). Flags given on the command line override it.
+    #[arg(long, value_name = "FILE.toml")]
+    config: Option<PathBuf>,
+    /// Surface model [default: svi].
+    #[arg(long, value_enum)]
+    model: Option<SurfaceModel>,
+    /// Optimiser of the fits [default: lm].
+    #[arg(long, value_enum)]
+    optimizer: Option<Optimizer>,
+    /// Fitting weights of the quotes: 1/(ask IV - bid IV), Black vega, or equal
+    /// [default: inverse-spread; quotes without a spread, e.g. mid vols only, weigh equally].
+    #[arg(long, value_enum)]
+    weighting: Option<Weighting>,
+    /// What the fits minimise: weighted vol residuals, or the distance outside [bid IV,
+    /// ask IV] plus --mid-weight times the mid residual [default: vol].
+    #[arg(long, value_enum)]
+    objective: Option<ObjectiveName>,
+    /// Weight of the mid term of `--objective bid-ask` (ignored by `vol`) [default: 0.2].
+    #[arg(long, value_name = "W", allow_negative_numbers = true)]
+    mid_weight: Option<f64>,
+    /// Day count of times to expiry where the file gives none, stored in surface.json
+    /// [default: act365].
+    #[arg(long, value_enum)]
+    day_count: Option<DayCount>,
+    /// Calendar arbitrage between per-expiry fits: refit the later expiry with the earlier
+    /// one as a floor, or only report it [default: repair].
+    #[arg(long, value_enum)]
+    calendar: Option<CalendarPolicy>,
+    /// SABR's beta: `default` (1 for Black vols, 0.5 for normal vols), `fitted`, or a fixed
+    /// value in [0, 1] [default: default].
+    #[arg(long, value_name = "BETA", allow_negative_numbers = true)]
+    sabr_beta: Option<BetaSetting>,
+    /// An expiry with fewer usable quotes is dropped (listed in report.json) [default: 5].
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    min_quotes: Option<usize>,
+    /// Keep quotes the post-fit outlier rule would drop (more than 20 half-spreads and 5
+    /// vol points from the fitted smile; dropped quotes are listed in report.json).
+    /// `--keep-outliers=false` undoes a config file's `true`.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    keep_outliers: Option<bool>,
+    /// Keep quotes without a bid (the no_bid filter off).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    keep_no_bid: Option<bool>,
+    /// Keep crossed (bid > ask) and locked (bid = ask) quotes.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    keep_crossed_or_locked: Option<bool>,
+    /// Keep quotes whose bid is one price tick (a stale floor order).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    keep_one_tick_bid: Option<bool>,
+    /// Drop quotes whose bid-ask vol spread is wider than this (0.5 = 50 vol points), or
+    /// `off` [default: off].
+    #[arg(long, value_name = "MAX|off", allow_negative_numbers = true)]
+    max_iv_spread: Option<Limit>,
+    /// Drop strikes with |ln(K/F)| above this, or `off` [default: 4.605 = ln 100].
+    #[arg(long, value_name = "MAX|off", allow_negative_numbers = true)]
+    max_log_moneyness: Option<Limit>,
+    /// Drop vol quotes whose bid, ask (or mid) vol is above this, or `off` [default: 10].
+    #[arg(long, value_name = "MAX|off", allow_negative_numbers = true)]
+    max_vol: Option<Limit>,
+}
+
+impl OptionFlags {
+    /// The flags given, as a partial config.
+    fn given(&self) -> CalibrateConfig {
+        CalibrateConfig {
+            model: self.model,
+            optimizer: self.optimizer,
+            weighting: self.weighting,
+            objective: self.objective,
+            mid_weight: self.mid_weight,
+            day_count: self.day_count,
+            calendar: self.calendar,
+            sabr_beta: self.sabr_beta,
+            min_quotes: self.min_quotes,
+            keep_outliers: self.keep_outliers,
+            keep_no_bid: self.keep_no_bid,
+            keep_crossed_or_locked: self.keep_crossed_or_locked,
+            keep_one_tick_bid: self.keep_one_tick_bid,
+            max_iv_spread: self.max_iv_spread,
+            max_log_moneyness: self.max_log_moneyness,
+            max_vol: self.max_vol,
+        }
+    }
+
+    /// The effective options: flags over the `--config` file over the library defaults, and
+    /// their complete table (what report.json echoes).
+    pub fn resolve(&self) -> anyhow::Result<(SurfaceOptions, CalibrateConfig)> {
+        let file = match &self.config {
+            Some(path) => read_config(path)?,
+            None => CalibrateConfig::default(),
+        };
+        let mut opts = SurfaceOptions::default();
+        self.given()
+            .or(file)
+            .apply(&mut opts)
+            .with_context(|| match &self.config {
+                Some(p) => format!("options (flags and {})", p.display()),
+                None => "options".into(),
+            })?;
+        let echo = CalibrateConfig::from_options(&opts);
+        Ok((opts, echo))
+    }
+}
+
+/// A `--config` file: TOML holding keys of [`CalibrateConfig`]; an unknown key or a bad value
+/// is an error naming the key, its line and the file.
+fn read_config(path: &Path) -> anyhow::Result<CalibrateConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "config file {}: {}",
+            shown(&path.display().to_string()),
+            e.to_string().trim_end()
+        )
+    })
+}
 
 /// Options of one `calibrate` run.
 pub struct Args {
     pub input: String,
     pub format: Format,
     pub underlying: Option<String>,
-    pub model: SurfaceModel,
-    pub optimizer: Optimizer,
+    /// The effective calibration options.
+    pub opts: SurfaceOptions,
+    /// Their complete table, echoed in report.json.
+    pub echo: CalibrateConfig,
     pub out: PathBuf,
     pub plots: bool,
-    pub outliers: bool,
 }
 
 /// Expands the input: a file, a directory (its `.csv` and `.json` files) or a glob, sorted
@@ -276,19 +407,50 @@ pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// A calibration that fitted no expiry: report.json with the reasons (rejected rows, dropped
+/// and failed expiries, `error`), no surface.json (a previous run's is removed), and the error.
+fn write_failure(j: &Job, a: &Args, why: &str, clock: Instant) -> anyhow::Result<String> {
+    std::fs::create_dir_all(&j.dir)
+        .with_context(|| format!("cannot create {}", j.dir.display()))?;
+    let stale = j.dir.join("surface.json");
+    match std::fs::remove_file(&stale) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("cannot remove {}", stale.display()));
+        }
+        _ => {}
+    }
+    let report = failure_report(&j.chain, &a.opts);
+    let mut json = RunReport::new(
+        &j.file.display().to_string(),
+        &j.ingest,
+        &j.chain,
+        &report,
+        j.ingest_micros,
+        0.0,
+    );
+    json.options = Some(a.echo);
+    json.error = Some(format!("no expiry could be fitted: {why}"));
+    json.timing_micros.total = j.ingest_micros + clock.elapsed().as_secs_f64() * 1e6;
+    let path = j.dir.join("report.json");
+    write_atomic(&path, serde_json::to_string_pretty(&json)?.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    bail!(
+        "no expiry could be fitted: {why} (no surface written; the reasons are in {})",
+        shown(&path.display().to_string())
+    )
+}
+
 fn calibrate_one(j: &Job, a: &Args) -> anyhow::Result<String> {
     let clock = Instant::now();
-    let opts = SurfaceOptions {
-        model: a.model,
-        fit: FitOptions {
-            optimizer: a.optimizer,
-            ..FitOptions::default()
-        },
-        outliers: a.outliers,
-        ..SurfaceOptions::default()
+    let opts = &a.opts;
+    let (surface, report) = match calibrate_surface(&j.chain, opts) {
+        Ok(x) => x,
+        Err(SurfaceError::Empty(why)) => return write_failure(j, a, &why, clock),
+        Err(e) => {
+            return Err(e)
+                .with_context(|| shown(&format!("{}: {}", j.file.display(), j.chain.underlying)));
+        }
     };
-    let (surface, report) = calibrate_surface(&j.chain, &opts)
-        .with_context(|| shown(&format!("{}: {}", j.file.display(), j.chain.underlying)))?;
     std::fs::create_dir_all(&j.dir)
         .with_context(|| format!("cannot create {}", j.dir.display()))?;
     surface.save(j.dir.join("surface.json"))?;
@@ -301,10 +463,11 @@ fn calibrate_one(j: &Job, a: &Args) -> anyhow::Result<String> {
         j.ingest_micros,
         0.0,
     );
+    json.options = Some(a.echo);
     let mut plot_note = String::new();
     if a.plots {
         // Overlay the other per-expiry model on the skew charts (SABR over SVI and vice versa).
-        let other = if a.model == SurfaceModel::Sabr {
+        let other = if opts.model == SurfaceModel::Sabr {
             SurfaceModel::Svi
         } else {
             SurfaceModel::Sabr

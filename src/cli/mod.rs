@@ -8,9 +8,8 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use volfit::OptionKind;
-use volfit::fit::Optimizer;
 use volfit::quotes::Format;
-use volfit::surface::{FittedSurface, Num, QueryError, SurfaceModel, VolSurface};
+use volfit::surface::{FittedSurface, Num, QueryError, VolSurface};
 
 /// volfit — implied-volatility surface calibration.
 ///
@@ -52,8 +51,18 @@ enum Command {
     /// written to a temporary file and renamed into place: a reader never sees a
     /// half-written one.
     ///
+    /// Options come from the flags below, then from --config FILE.toml (the same keys with
+    /// `_` for `-`: `min_quotes = 3`, `max_vol = "off"`), then the library defaults; flags
+    /// override the file, and report.json echoes the effective options in `options` (as a
+    /// config file they reproduce the run). An unknown key in the file is an error.
+    ///
+    /// A calibration that fits no expiry (every row rejected, every expiry dropped or
+    /// failed) writes report.json with the reasons (rejected rows, dropped and failed
+    /// expiries, `error`) and no surface.json.
+    ///
     /// Exit codes: 0 every input calibrated; 1 some failed (the others were written);
-    /// 2 bad usage or nothing could be read.
+    /// 2 bad usage, a bad config file, or every input failed (unreadable, no quotes, or
+    /// nothing fitted).
     ///
     /// Example:
     ///
@@ -68,22 +77,15 @@ enum Command {
         /// Calibrate only this underlying (e.g. BTC).
         #[arg(long)]
         underlying: Option<String>,
-        /// Surface model.
-        #[arg(long, value_enum, default_value_t = SurfaceModel::Svi)]
-        model: SurfaceModel,
-        /// Optimiser of the fits.
-        #[arg(long, value_enum, default_value_t = Optimizer::LevenbergMarquardt)]
-        optimizer: Optimizer,
         /// Output directory.
         #[arg(long, default_value = "volfit-out")]
         out: PathBuf,
         /// Skip the charts and report.html.
         #[arg(long)]
         no_plots: bool,
-        /// Keep quotes the post-fit outlier rule would drop (more than 20 half-spreads and 5
-        /// vol points from the fitted smile; dropped quotes are listed in report.json).
-        #[arg(long)]
-        keep_outliers: bool,
+        /// Options of the calibration (also read from --config).
+        #[command(flatten)]
+        options: calibrate::OptionFlags,
     },
     /// Implied vol (and price) from a stored surface.
     ///
@@ -171,21 +173,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             input,
             format,
             underlying,
-            model,
-            optimizer,
             out,
             no_plots,
-            keep_outliers,
-        } => calibrate::run(&calibrate::Args {
-            input,
-            format,
-            underlying,
-            model,
-            optimizer,
-            out,
-            plots: !no_plots,
-            outliers: !keep_outliers,
-        }),
+            options,
+        } => {
+            let (opts, echo) = options.resolve()?;
+            calibrate::run(&calibrate::Args {
+                input,
+                format,
+                underlying,
+                opts,
+                echo,
+                out,
+                plots: !no_plots,
+            })
+        }
         Command::Vol {
             surface,
             strike,

@@ -12,7 +12,7 @@
 //! | `kind` | yes | `call`/`put` (or `c`/`p`, any case) |
 //! | `bid`, `ask` | one pair of these or `iv` | premiums; empty or ≤ 0 means no quote on that side |
 //! | `bid_iv`, `ask_iv` | | bid/ask Black implied vols as **decimals** (0.25 = 25 %); empty or 0 means none |
-//! | `iv` | | mark or mid implied vol (decimal) |
+//! | `iv` | | mark or mid implied vol (decimal); in a file without `bid`/`ask` premiums, a row with `iv` and neither `bid_iv` nor `ask_iv` is a mid-vol quote, fitted at that vol with no spread |
 //! | `mark` | no | mark premium |
 //! | `underlying` | no | underlying name; `UNDERLYING` when absent. Each underlying becomes its own chain |
 //! | `symbol` | no | instrument name; `{underlying}-{yyyymmdd}-{strike}-{C\|P}` when absent |

@@ -1,11 +1,24 @@
 //! Day counts: seconds between two instants as a year fraction.
 
+use crate::names::{UnknownName, parse_name};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
 
 /// Seconds in a year of the day count.
+///
+/// Named `act365` and `act36525` on the command line and in files (`act/365`, `act/365f` and
+/// `act/365.25` are accepted too):
+///
+/// ```
+/// use volfit::slice::DayCount;
+/// assert_eq!("ACT/365.25".parse::<DayCount>(), Ok(DayCount::Act36525));
+/// assert_eq!(DayCount::Act365.to_string(), "act365");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum DayCount {
     /// ACT/365 Fixed: calendar seconds / (365 × 86 400).
     #[default]
@@ -15,6 +28,25 @@ pub enum DayCount {
 }
 
 impl DayCount {
+    /// Every day count, in declaration order.
+    pub const ALL: [DayCount; 2] = [DayCount::Act365, DayCount::Act36525];
+
+    /// The name used on the command line, in files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            DayCount::Act365 => "act365",
+            DayCount::Act36525 => "act36525",
+        }
+    }
+
+    /// Other names accepted by `FromStr`.
+    fn aliases(self) -> &'static [&'static str] {
+        match self {
+            DayCount::Act365 => &["act/365", "act/365f", "act365f"],
+            DayCount::Act36525 => &["act/365.25", "act365.25"],
+        }
+    }
+
     /// Year fraction between two instants, to the millisecond.
     ///
     /// ```
@@ -35,5 +67,22 @@ impl DayCount {
             DayCount::Act365 => 365.0 * 86_400.0,
             DayCount::Act36525 => 365.25 * 86_400.0,
         }
+    }
+}
+
+impl fmt::Display for DayCount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for DayCount {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        let items: Vec<_> = DayCount::ALL
+            .iter()
+            .map(|&d| (d, d.name(), d.aliases()))
+            .collect();
+        parse_name("day count", s, &items)
     }
 }

@@ -59,7 +59,8 @@ pub enum RejectReason {
     /// The ask premium has no implied vol: it is at or above the option's no-arbitrage upper
     /// bound, so the quote's mid is not a price.
     AskNoVol(ImpliedVolError),
-    /// A vol quote (implied-vol table) whose bid or ask vol is not a plausible volatility:
+    /// A vol quote (implied-vol table) whose bid or ask vol (or mid vol, for a quote with
+    /// neither) is not a plausible volatility:
     /// not finite, not positive, or above [`Filters::max_vol`].
     VolOutOfRange {
         /// The offending vol.
@@ -204,10 +205,23 @@ pub(super) fn point(
 }
 
 /// Bid, mid and ask vols of an implied-vol table row.
+///
+/// A row with a mark (mid) vol and neither a bid nor an ask vol is a **mid-vol quote** (a
+/// generic CSV with only an `iv` column, an interpolated surface): it is a point at that vol
+/// with no spread, so the bid and ask filters do not apply to it, only [`Filters::max_vol`].
+/// A row with one side is a one-sided quote as before (a missing bid vol is a bid of zero).
 fn vol_quote(
     q: &OptionQuote,
     f: &Filters,
 ) -> Result<(Option<f64>, f64, Option<f64>), (RejectReason, Option<f64>)> {
+    if let (None, None, Some(mid)) = (q.bid_iv, q.ask_iv, q.mark_iv) {
+        if let Some(max) = f.max_vol
+            && !(mid > 0.0 && mid <= max)
+        {
+            return Err((RejectReason::VolOutOfRange { vol: mid, max }, None));
+        }
+        return Ok((None, mid, None));
+    }
     if let Some(max) = f.max_vol {
         for v in [q.bid_iv, q.ask_iv].into_iter().flatten() {
             // NaN fails the test too.

@@ -2,8 +2,11 @@
 //! strike, which weights, which filters.
 
 use super::DayCount;
+use crate::names::{UnknownName, parse_name};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
 
 /// Which option of each strike a slice uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -20,8 +23,17 @@ pub enum Side {
 }
 
 /// Fitting weights of the points of a slice (normalised to mean 1).
+///
+/// Named `inverse-spread`, `vega`, `uniform` on the command line and in files:
+///
+/// ```
+/// use volfit::slice::Weighting;
+/// assert_eq!("Uniform".parse::<Weighting>(), Ok(Weighting::Uniform));
+/// assert_eq!(Weighting::InverseSpread.to_string(), "inverse-spread");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Weighting {
     /// `1/(ask IV − bid IV)`, the spread floored at its 10th percentile in the slice so one
     /// locked-looking quote does not dominate; uniform where no spread is known.
@@ -33,7 +45,46 @@ pub enum Weighting {
     Uniform,
 }
 
+impl Weighting {
+    /// Every weighting, in declaration order.
+    pub const ALL: [Weighting; 3] = [
+        Weighting::InverseSpread,
+        Weighting::Vega,
+        Weighting::Uniform,
+    ];
+
+    /// The name used on the command line, in files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Weighting::InverseSpread => "inverse-spread",
+            Weighting::Vega => "vega",
+            Weighting::Uniform => "uniform",
+        }
+    }
+}
+
+impl fmt::Display for Weighting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Weighting {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        let items: Vec<_> = Weighting::ALL
+            .iter()
+            .map(|&w| (w, w.name(), &[] as &[&str]))
+            .collect();
+        parse_name("weighting", s, &items)
+    }
+}
+
 /// Quote filters; each rejected quote is listed with its line and reason.
+///
+/// The bid and ask filters (`no_bid`, `crossed_or_locked`, `one_tick_bid`, `max_iv_spread`)
+/// do not apply to a mid-vol quote (a vol quote with a mid vol and neither a bid nor an ask
+/// vol, e.g. a generic CSV with only `iv`): it has no spread to judge.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Filters {
     /// Drop quotes without a bid.
@@ -48,7 +99,8 @@ pub struct Filters {
     /// `|ln(K/F)|` (default `ln 100`: a strike 100 × the forward or a hundredth of it; the real
     /// chains seen reach 3.5, and a strike typed × 1000 lands at 6.9).
     pub max_log_moneyness: Option<f64>,
-    /// Drop vol quotes (implied-vol tables) whose bid or ask vol is not in `(0, max]`
+    /// Drop vol quotes (implied-vol tables) whose bid or ask vol (the mid vol of a mid-vol
+    /// quote, one with neither) is not in `(0, max]`
     /// (default [`MAX_VOL`] = 10, i.e. 1,000 %: the real tables seen reach 4.6 on a 2-day
     /// deep out-of-the-money SPX strike; a vol typed × 100 or × 1000 lands beyond).
     pub max_vol: Option<f64>,

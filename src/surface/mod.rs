@@ -46,6 +46,7 @@ pub mod arbitrage;
 mod build;
 mod envelope;
 mod extrapolation;
+mod failure;
 mod file;
 mod fitted;
 pub mod grid;
@@ -65,6 +66,7 @@ pub use build::{
     calibrate_surface,
 };
 pub use extrapolation::{Location, TimeRegion};
+pub use failure::failure_report;
 pub use file::SURFACE_FORMAT_VERSION;
 pub use fitted::{
     AfterLast, BeforeFirst, Extrapolation, FittedSurface, MIN_SLICE_T, SurfaceError, SurfaceSlice,

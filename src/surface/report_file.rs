@@ -2,6 +2,7 @@
 //! ingest report, the chain and the [`SurfaceReport`] (the contract of `../shared/DESIGN.md`).
 
 use super::{CalendarReport, FailedExpiry, SliceSummary, SurfaceModel, SurfaceReport, Timing};
+use crate::config::CalibrateConfig;
 use crate::fit::Optimizer;
 use crate::quotes::{Chain, Format, IngestReport};
 use crate::slice::{DropReason, DroppedExpiry};
@@ -108,6 +109,14 @@ pub struct RunReport {
     pub calendar: CalendarReport,
     /// Wall times in microseconds.
     pub timing_micros: Timing,
+    /// The effective options of the run, every key (`volfit calibrate` sets it; as a
+    /// `--config` file they reproduce the run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<CalibrateConfig>,
+    /// Why no surface was written, when the calibration fitted no expiry (then `slices` is
+    /// empty and `failed`, `dropped` and the rejected rows say why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl RunReport {
@@ -167,6 +176,8 @@ impl RunReport {
             plane: report.plane.clone(),
             calendar: report.calendar.clone(),
             timing_micros: timing,
+            options: None,
+            error: None,
         }
     }
 

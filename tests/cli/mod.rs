@@ -1,6 +1,7 @@
 //! The `volfit` binary, run as a user would.
 mod calibrate;
 mod iv;
+mod options;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

@@ -2,6 +2,7 @@
 //! persistence, concurrent queries, and surfaces of every real chain.
 
 mod metrics;
+mod qmoms;
 mod queries;
 
 use crate::common::{CHAIN_FILES, shared_data};
