@@ -358,6 +358,23 @@ pub struct PlaneScan {
 }
 
 impl PlaneScan {
+    /// The scan of no surface (no points).
+    pub fn empty() -> PlaneScan {
+        PlaneScan {
+            grid: PlaneGrid {
+                k_range: [0.0, 0.0],
+                k_points: 0,
+                times: Vec::new(),
+            },
+            points: 0,
+            calendar: 0,
+            butterfly: 0,
+            local_vol_undefined: 0,
+            by_region: [0; 4],
+            worst: Vec::new(),
+        }
+    }
+
     /// No point failed.
     pub fn is_clean(&self) -> bool {
         self.calendar + self.butterfly + self.local_vol_undefined == 0

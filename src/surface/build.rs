@@ -209,6 +209,42 @@ pub fn calibrate_surface(
     chain: &Chain,
     opts: &SurfaceOptions,
 ) -> Result<(FittedSurface, SurfaceReport), SurfaceError> {
+    calibrate_or_report(chain, opts).map_err(|(e, _)| *e)
+}
+
+/// The report of a calibration of `chain` under `opts` that fitted no expiry: the quotes the
+/// filters rejected, the expiries dropped and every slice whose fit failed, with the reasons
+/// (what `report.json` says when [`calibrate_surface`] returns [`SurfaceError::Empty`]).
+/// `slices` is empty and `calendar_free` / `arbitrage_free` are `false`: no surface was built
+/// to be free of anything. It calibrates again (call it after a failure); on a chain that
+/// calibrates it returns that calibration's report.
+///
+/// ```
+/// use volfit::quotes::{Format, read_chains_from_str};
+/// use volfit::surface::{SurfaceOptions, calibrate_surface, failure_report};
+/// let text = "expiry,strike,kind,bid_iv,ask_iv,forward,as_of\n\
+///             2030-01-01,100,call,0.2,0.21,100,2029-01-01\n";
+/// let (chains, _) = read_chains_from_str(text, std::path::Path::new("x.csv"), Format::Csv).unwrap();
+/// let opts = SurfaceOptions::default();
+/// assert!(calibrate_surface(&chains[0], &opts).is_err());
+/// let r = failure_report(&chains[0], &opts);
+/// assert!(r.slices.is_empty() && r.failed.is_empty() && !r.arbitrage_free);
+/// assert_eq!(r.slice_report.dropped.len(), 1);
+/// assert_eq!(r.slice_report.dropped[0].reason.to_string(), "too few usable quotes (1 < 5)");
+/// ```
+pub fn failure_report(chain: &Chain, opts: &SurfaceOptions) -> SurfaceReport {
+    match calibrate_or_report(chain, opts) {
+        Ok((_, r)) => r,
+        Err((_, r)) => *r,
+    }
+}
+
+/// [`calibrate_surface`], with the report of what was done when it fails.
+#[allow(clippy::type_complexity)]
+fn calibrate_or_report(
+    chain: &Chain,
+    opts: &SurfaceOptions,
+) -> Result<(FittedSurface, SurfaceReport), (Box<SurfaceError>, Box<SurfaceReport>)> {
     let clock = Instant::now();
     let (mut slices, mut slice_report) = build_slices(chain, &opts.slices);
     let iv_micros = clock.elapsed().as_secs_f64() * 1e6;
@@ -279,16 +315,44 @@ pub fn calibrate_surface(
         Plan::Joint(_) => {}
     }
     fitted.sort_by(|a, b| a.0.t().total_cmp(&b.0.t()));
+    let bare = |failed: Vec<FailedExpiry>, slice_report: SliceReport| SurfaceReport {
+        underlying: chain.underlying.clone(),
+        as_of: chain.as_of,
+        model: opts.model,
+        optimizer: opts.fit.optimizer,
+        slices: Vec::new(),
+        failed,
+        slice_report,
+        calendar: CalendarReport {
+            k_range: [0.0, 0.0],
+            violations: Vec::new(),
+            calendar_free: false,
+            wing_crossings: Vec::new(),
+            served: Vec::new(),
+        },
+        arbitrage_free: false,
+        arbitrage_domain: "no surface was built".into(),
+        plane: super::arbitrage::PlaneScan::empty(),
+        timing_micros: Timing {
+            ingest: 0.0,
+            implied_vol: iv_micros,
+            fit: fit_clock.elapsed().as_secs_f64() * 1e6,
+            total: clock.elapsed().as_secs_f64() * 1e6,
+        },
+    };
     if fitted.is_empty() {
         let why = failed.first().map_or_else(
             || no_slice_reason(chain, &slice_report),
             |f| f.reason.clone(),
         );
-        return Err(SurfaceError::Empty(why));
+        return Err((
+            Box::new(SurfaceError::Empty(why)),
+            Box::new(bare(failed, slice_report)),
+        ));
     }
     let (calendar, repairs) = check_calendar(&mut fitted, opts);
     let fit_micros = fit_clock.elapsed().as_secs_f64() * 1e6;
-    let surface = FittedSurface::new(
+    let built = FittedSurface::new(
         chain.underlying.clone(),
         chain.as_of,
         chain.spot,
@@ -303,13 +367,26 @@ pub fn calibrate_surface(
                 quoted_k: Some(s.k_range()),
             })
             .collect(),
-    )?
-    .with_day_count(opts.slices.day_count)
-    .with_extrapolation(super::Extrapolation {
-        calendar_envelope: opts.extrapolation.calendar_envelope
-            && opts.calendar == CalendarPolicy::Repair,
-        ..opts.extrapolation
-    })?;
+    )
+    .and_then(|s| {
+        s.with_day_count(opts.slices.day_count)
+            .with_extrapolation(super::Extrapolation {
+                calendar_envelope: opts.extrapolation.calendar_envelope
+                    && opts.calendar == CalendarPolicy::Repair,
+                ..opts.extrapolation
+            })
+    });
+    let surface = match built {
+        Ok(s) => s,
+        Err(e) => {
+            let reason = error_chain(&e);
+            let failed = fitted
+                .iter()
+                .map(|(s, _, _)| failure_of(s, &reason))
+                .collect();
+            return Err((Box::new(e), Box::new(bare(failed, slice_report))));
+        }
+    };
     let mut summaries: Vec<_> = fitted
         .iter()
         .zip(repairs)
@@ -342,6 +419,14 @@ pub fn calibrate_surface(
         },
     };
     Ok((surface, report))
+}
+
+fn failure_of(s: &SmileSlice, reason: &str) -> FailedExpiry {
+    FailedExpiry {
+        expiry: s.expiry(),
+        t: s.t(),
+        reason: reason.to_string(),
+    }
 }
 
 /// Why a chain gave no slice: the first dropped expiries with their reasons, and the lines of

@@ -46,7 +46,6 @@ pub mod arbitrage;
 mod build;
 mod envelope;
 mod extrapolation;
-mod failure;
 mod file;
 mod fitted;
 pub mod grid;
@@ -63,10 +62,9 @@ pub use arbitrage::{
 };
 pub use build::{
     CalendarPolicy, OUTLIER_MIN_VOL, OUTLIER_SPREADS, SurfaceModel, SurfaceOptions,
-    calibrate_surface,
+    calibrate_surface, failure_report,
 };
 pub use extrapolation::{Location, TimeRegion};
-pub use failure::failure_report;
 pub use file::SURFACE_FORMAT_VERSION;
 pub use fitted::{
     AfterLast, BeforeFirst, Extrapolation, FittedSurface, MIN_SLICE_T, SurfaceError, SurfaceSlice,
