@@ -37,7 +37,13 @@ enum Command {
     ///                  calendar check, timings
     ///   plots/         skew per expiry, total variance, term structure, density, heatmaps
     ///                  (PNG and SVG)
-    ///   report.html    the review page, flagged expiries first
+    ///   report.html    the review page: conventions, expiries ranked worst first with
+    ///                  their review flags (errors in half-spreads of each expiry's bid/ask,
+    ///                  exact fits, arbitrage, repairs), rejected rows, every chart
+    ///
+    /// A directory or glob also gets OUT/index.html, linking each chain's report.html with
+    /// its headline numbers. Charts an earlier run left in a reused plots/ directory that
+    /// this run did not write are removed (only volfit's own chart names are touched).
     ///
     /// Several underlyings go to OUT/<UNDERLYING>/, several files to OUT/<file stem>/;
     /// they are calibrated in parallel. Names come from the data, so each becomes one safe
@@ -52,8 +58,8 @@ enum Command {
     /// written to a temporary file and renamed into place: a reader never sees a
     /// half-written one.
     ///
-    /// Exit codes: 0 every input calibrated; 1 some failed (the others were written);
-    /// 2 bad usage or nothing could be read.
+    /// Exit codes: 0 every input calibrated; 1 some failed (the others were written), or
+    /// with --strict some expiry is flagged; 2 bad usage or nothing could be read.
     ///
     /// Example:
     ///
@@ -84,6 +90,10 @@ enum Command {
         /// vol points from the fitted smile; dropped quotes are listed in report.json).
         #[arg(long)]
         keep_outliers: bool,
+        /// Exit 1 when any expiry carries a review flag (see report.json `slices[].review`
+        /// and the review page); the outputs are written as usual.
+        #[arg(long)]
+        strict: bool,
     },
     /// Implied vol (and price) from a stored surface.
     ///
@@ -176,6 +186,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             no_plots,
             keep_outliers,
+            strict,
         } => calibrate::run(&calibrate::Args {
             input,
             format,
@@ -185,6 +196,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             plots: !no_plots,
             outliers: !keep_outliers,
+            strict,
         }),
         Command::Vol {
             surface,
