@@ -94,7 +94,10 @@ pub(super) fn draw_density<DB: DrawingBackend>(
     for (i, (s, d)) in slices.iter().zip(&dens).enumerate() {
         let c = viridis(i as f64 / nt);
         let st = s.t.sqrt();
-        let quoted = |z: f64| s.quoted_k.is_none_or(|[lo, hi]| (lo..=hi).contains(&(z * st)));
+        let quoted = |z: f64| {
+            s.quoted_k
+                .is_none_or(|[lo, hi]| (lo..=hi).contains(&(z * st)))
+        };
         let pts = || zs.iter().copied().zip(d.iter().map(|v| v.min(y1)));
         chart
             .draw_series(DashedLineSeries::new(pts(), 4, 4, c.stroke_width(1)))

@@ -37,7 +37,10 @@ pub(super) fn draw_heatmap<DB: DrawingBackend>(
     let slices = s.slices();
     let (u0, u1) = (
         slices[0].t.sqrt(),
-        slices[slices.len() - 1].t.sqrt().max(slices[0].t.sqrt() * 1.01),
+        slices[slices.len() - 1]
+            .t
+            .sqrt()
+            .max(slices[0].t.sqrt() * 1.01),
     );
     let (z0, z1) = quoted_z_range(input).unwrap_or((-3.0, 3.0));
     let pad = 0.04 * (z1 - z0);
@@ -52,9 +55,7 @@ pub(super) fn draw_heatmap<DB: DrawingBackend>(
         for i in 0..nz {
             let k = (z0 + dz * (i as f64 + 0.5)) * u;
             let strike = f * k.exp();
-            let quoted = s
-                .location(strike, t)
-                .is_some_and(|l| l.in_quoted_strikes());
+            let quoted = s.location(strike, t).is_some_and(|l| l.in_quoted_strikes());
             let v = if local {
                 s.local_vol(strike, t)
             } else {

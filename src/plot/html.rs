@@ -62,8 +62,8 @@ fn conventions(day_count: DayCount) -> String {
          <li><b>Time:</b> T in years, {dc}, from the snapshot time to the expiry instant; time \
          axes show expiry dates on a √T scale.</li>\n\
          <li><b>Flags</b> (<code>volfit::surface::flags</code>): RMSE &gt; {r} half-spread, a quote \
-         missed by &gt; {m} half-spreads, over {o:.0}% of quotes outside bid/ask, a quote missed \
-         by &gt; {v} vol points whatever its spread, as many quotes as parameters, not \
+         missed by &gt; {m} half-spreads, over {o:.0}% of quotes outside bid/ask, a quote outside \
+         its bid/ask missed by &gt; {v} vol points however wide its spread, as many quotes as parameters, not \
          converged, arbitrage left, repaired. Severity: each flag&#39;s measure over its \
          threshold (fixed weights for the others), summed per expiry.</li>\n</ul>\n",
         dc = match day_count {
@@ -116,7 +116,7 @@ img {{ max-width: 100%; border: 1px solid #ddd; margin: 8px 0 24px 0; }}
 .summary span {{ margin-right: 24px; }}
 ul.conv li {{ margin: 3px 0; font-size: 14px; }}
 ul.flags {{ margin: 0; padding-left: 16px; text-align: left; }}
-td.fl {{ min-width: 520px; font-size: 12px; }}
+td.fl {{ min-width: 340px; font-size: 12px; }}
 </style></head><body>
 <h1>{t}</h1>
 <p class="summary"><span>expiries fitted: <b>{n}</b></span><span>flagged: <b class="{fc}">{flagged}</b></span>

@@ -38,12 +38,16 @@ pub(super) fn draw_term_structure<DB: DrawingBackend>(
         ),
         (
             "25Δ risk reversal: σ(25Δ call) − σ(25Δ put) (vol points)",
-            ts.iter().filter_map(|x| Some((x.t.sqrt(), x.rr25?))).collect(),
+            ts.iter()
+                .filter_map(|x| Some((x.t.sqrt(), x.rr25?)))
+                .collect(),
             OVERLAY,
         ),
         (
             "25Δ butterfly: (σ(25Δ call) + σ(25Δ put))/2 − σ_ATM (vol points)",
-            ts.iter().filter_map(|x| Some((x.t.sqrt(), x.bf25?))).collect(),
+            ts.iter()
+                .filter_map(|x| Some((x.t.sqrt(), x.bf25?)))
+                .collect(),
             BAND,
         ),
     ];

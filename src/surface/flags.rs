@@ -16,7 +16,7 @@
 //! | `rmse_outside_spread` | RMS error > [`RMSE_HALF_SPREADS`] half-spreads | RMS / threshold |
 //! | `max_error_outside_spread` | a quote missed by > [`MAX_HALF_SPREADS`] half-spreads | max / threshold |
 //! | `quotes_outside_spread` | share outside bid/ask > [`OUTSIDE_SHARE`] | share / threshold |
-//! | `large_vol_error` | a quote missed by > [`MAX_VOL_ERROR`] whatever its spread (a wing the model does not follow) | error / threshold |
+//! | `large_vol_error` | a quote outside its bid/ask missed by > [`MAX_VOL_ERROR`], however wide its spread (a wing the model does not follow) | error / threshold |
 //! | `high_rmse` / `large_max_error` | no two-sided quote, and RMSE / max error above the vol-point thresholds | error / threshold |
 //! | `exact_fit` | quotes ≤ free parameters: the fit passes through every quote and its errors say nothing | [`SEVERITY_EXACT_FIT`] |
 //! | `not_converged` | the optimiser stopped without meeting a convergence test | [`SEVERITY_NOT_CONVERGED`] |
@@ -46,9 +46,10 @@ pub const RMSE_HALF_SPREADS: f64 = 1.0;
 pub const MAX_HALF_SPREADS: f64 = 3.0;
 /// Share of two-sided quotes outside their bid/ask above which an expiry is flagged.
 pub const OUTSIDE_SHARE: f64 = 1.0 / 3.0;
-/// Largest error (vol, decimal) above which an expiry is flagged whatever its spreads: a
-/// wing quoted wide and missed by 5 vol points still shows a smile shape the model does not
-/// follow, which matters for anything priced off that wing.
+/// Largest error (vol, decimal) of a quote outside its bid/ask above which an expiry is
+/// flagged however wide that quote's spread: a wing quoted 4 vol points wide and missed by
+/// 20 is only 10 half-spreads off, but shows a smile shape the model does not follow, which
+/// matters for anything priced off that wing.
 pub const MAX_VOL_ERROR: f64 = 0.05;
 /// RMSE (vol, decimal) above which an expiry without two-sided quotes is flagged.
 pub const RMSE_VOL_NO_SPREAD: f64 = 0.01;
@@ -76,7 +77,8 @@ pub enum FlagKind {
     MaxErrorOutsideSpread,
     /// More than [`OUTSIDE_SHARE`] of the two-sided quotes lie outside their bid/ask.
     QuotesOutsideSpread,
-    /// A quote is missed by more than [`MAX_VOL_ERROR`], whatever its spread.
+    /// A quote outside its bid/ask is missed by more than [`MAX_VOL_ERROR`], however wide its
+    /// spread.
     LargeVolError,
     /// No two-sided quote, and the RMSE exceeds [`RMSE_VOL_NO_SPREAD`].
     HighRmse,
@@ -154,6 +156,11 @@ pub struct SpreadErrors {
     pub max_at_strike: Option<f64>,
     /// Share of the two-sided quotes whose fitted vol is outside `[σ_bid, σ_ask]`.
     pub outside_share: Option<f64>,
+    /// Largest `|σ_fit − σ_mid|` (vol, decimal) of a quote whose fitted vol is outside its
+    /// bid/ask (`None` when every two-sided quote is inside).
+    pub max_vol_outside: Option<f64>,
+    /// Its strike.
+    pub max_vol_outside_at: Option<f64>,
 }
 
 /// The review of one expiry: its spread-relative errors, its flags and their total severity.
@@ -198,6 +205,7 @@ impl SliceReview {
 pub fn spread_errors_of(quotes: &[super::QuotePoint]) -> SpreadErrors {
     let mut halves = Vec::new();
     let (mut sse, mut max, mut at, mut outside) = (0.0, 0.0f64, None, 0usize);
+    let mut worst_outside: Option<(f64, f64)> = None;
     for q in quotes {
         let (Some(b), Some(a)) = (q.bid_iv, q.ask_iv) else {
             continue;
@@ -215,6 +223,10 @@ pub fn spread_errors_of(quotes: &[super::QuotePoint]) -> SpreadErrors {
         }
         if q.fit_iv < b - INSIDE_TOL || q.fit_iv > a + INSIDE_TOL {
             outside += 1;
+            let v = (q.fit_iv - q.mid_iv).abs();
+            if worst_outside.is_none_or(|(w, _)| v > w) {
+                worst_outside = Some((v, q.strike));
+            }
         }
     }
     let n = halves.len();
@@ -234,6 +246,8 @@ pub fn spread_errors_of(quotes: &[super::QuotePoint]) -> SpreadErrors {
         max_half_spreads: Some(max),
         max_at_strike: at,
         outside_share: Some(outside as f64 / n as f64),
+        max_vol_outside: worst_outside.map(|w| w.0),
+        max_vol_outside_at: worst_outside.map(|w| w.1),
     }
 }
 
@@ -310,11 +324,17 @@ pub fn review_slice(s: &SliceSummary, calendar: &CalendarReport) -> SliceReview 
             );
         }
     }
-    if s.max_abs_err_iv > MAX_VOL_ERROR && errors.two_sided > 0 {
+    if let Some(v) = errors.max_vol_outside
+        && v > MAX_VOL_ERROR
+    {
         push(
             FlagKind::LargeVolError,
-            s.max_abs_err_iv / MAX_VOL_ERROR,
-            format!("max error {:.1} vol pts", 100.0 * s.max_abs_err_iv),
+            v / MAX_VOL_ERROR,
+            format!(
+                "a quote outside its bid/ask missed by {:.1} vol pts{}",
+                100.0 * v,
+                where_(errors.max_vol_outside_at)
+            ),
         );
     }
     let params = s.fit.n_params;

@@ -1,14 +1,10 @@
 //! ATM / 25Δ risk reversal / butterfly, moved from the charts into the surface layer, against
 //! numbers computed another way (the review flags are tested in `flags`).
 
-use crate::common::shared_data;
 use volfit::black::{OptionKind, black_greeks};
 use volfit::models::svi::Svi;
-use volfit::quotes::{Format, read_chains};
 use volfit::surface::metrics::{k_at_delta, term_structure};
-use volfit::surface::{
-    FittedSurface, SliceModel, SurfaceOptions, SurfaceSlice, VolSurface, calibrate_surface,
-};
+use volfit::surface::{FittedSurface, SliceModel, SurfaceSlice, VolSurface};
 
 fn slice(t: f64, model: Svi) -> SurfaceSlice {
     SurfaceSlice {
