@@ -116,7 +116,7 @@ img {{ max-width: 100%; border: 1px solid #ddd; margin: 8px 0 24px 0; }}
 .summary span {{ margin-right: 24px; }}
 ul.conv li {{ margin: 3px 0; font-size: 14px; }}
 ul.flags {{ margin: 0; padding-left: 16px; text-align: left; }}
-td.fl {{ min-width: 340px; font-size: 12px; }}
+td.fl {{ min-width: 300px; font-size: 12px; }}
 </style></head><body>
 <h1>{t}</h1>
 <p class="summary"><span>expiries fitted: <b>{n}</b></span><span>flagged: <b class="{fc}">{flagged}</b></span>
@@ -144,7 +144,7 @@ td.fl {{ min-width: 340px; font-size: 12px; }}
          <th>forward</th><th>quotes</th><th>params</th><th>RMSE (vol pts)</th>\
          <th>max err (vol pts)</th><th>median half-spread (vol pts)</th>\
          <th>RMSE (half-spreads)</th><th>max err (half-spreads)</th><th>outside bid/ask</th>\
-         <th>butterfly-free</th><th>severity</th><th class=\"l\">flags</th><th>chart</th></tr>\n",
+         <th>severity</th><th class=\"l\">flags</th><th>chart</th></tr>\n",
     );
     for (rank, &i) in order.iter().enumerate() {
         let rs = &run.slices[i];
@@ -172,7 +172,7 @@ td.fl {{ min-width: 340px; font-size: 12px; }}
             h,
             "<tr{cls}><td>{rk}</td><td class=\"l\">{ex}</td><td>{t:.4}</td><td>{f:.2}</td>\
              <td>{n}</td><td>{np}</td><td>{rm:.2}</td><td>{mx:.2}</td><td>{hs}</td><td>{rh}</td>\
-             <td>{mh}</td><td>{out}</td><td class=\"{bc}\">{b}</td><td>{sev:.1}</td>\
+             <td>{mh}</td><td>{out}</td><td>{sev:.1}</td>\
              <td class=\"l fl\">{flags}</td><td class=\"l\">{chart}</td></tr>",
             cls = if r.is_flagged() {
                 " class=\"flag\""
@@ -197,8 +197,6 @@ td.fl {{ min-width: 340px; font-size: 12px; }}
             rh = opt(e.rmse_half_spreads, |v| format!("{v:.2}")),
             mh = opt(e.max_half_spreads, |v| format!("{v:.1}")),
             out = opt(e.outside_share, |v| format!("{:.0}%", 100.0 * v)),
-            bc = if s.butterfly_free { "ok" } else { "bad" },
-            b = s.butterfly_free,
             sev = r.severity,
         );
     }

@@ -1243,7 +1243,9 @@ fn a_reused_out_keeps_no_stale_charts() {
     for e in std::fs::read_dir(&plots).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
         if let Some(rest) = name.strip_prefix("skew_")
-            && (name.ends_with(".png") || name.ends_with(".svg"))
+            && Path::new(&name)
+                .extension()
+                .is_some_and(|x| x == "png" || x == "svg")
             && rest.len() > 3
             && rest.as_bytes()[2] == b'_'
         {
