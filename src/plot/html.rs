@@ -371,7 +371,7 @@ pub fn write_index_page(path: &Path, entries: &[IndexEntry]) -> std::io::Result<
     let _ = writeln!(
         h,
         "<p>{} chains, most flagged expiries first. Flags and conventions: see each review \
-         page.</p>\n<table><tr><th class=\"l\">review page</th><th class=\"l\">input</th>\
+         page.</p>\n<table><tr><th class=\"l\">review page</th><th class=\"l\">input file</th>\
          <th class=\"l\">underlying</th><th class=\"l\">snapshot</th><th>expiries</th>\
          <th>flagged</th><th>failed</th><th class=\"l\">worst expiry</th><th>calendar-free</th>\
          <th>median RMSE (vol pts)</th><th>quotes used</th><th>rejected rows</th>\
@@ -406,12 +406,14 @@ pub fn write_index_page(path: &Path, entries: &[IndexEntry]) -> std::io::Result<
         let median = rmse.get(rmse.len() / 2).map_or(f64::NAN, |v| 100.0 * v);
         let _ = writeln!(
             h,
-            "<tr><td class=\"l\"><a href=\"{l}\">{l}</a></td><td class=\"l\">{inp}</td>\
+            "<tr><td class=\"l\"><a href=\"{l}\">review</a></td><td class=\"l\">{inp}</td>\
              <td class=\"l\">{u}</td><td class=\"l\">{a}</td><td>{n}</td>\
              <td class=\"{fc}\">{fl}</td><td>{fa}</td><td class=\"l\">{w}</td>\
              <td class=\"{cc}\">{cf}</td><td>{md:.2}</td><td>{q}</td><td>{rj}</td><td>{t:.1}</td></tr>",
             l = esc(&link),
-            inp = esc(&run.input),
+            inp = esc(&Path::new(&run.input)
+                .file_name()
+                .map_or_else(|| run.input.clone(), |n| n.to_string_lossy().into_owned())),
             u = esc(&run.underlying),
             a = run
                 .as_of
