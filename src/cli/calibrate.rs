@@ -10,10 +10,12 @@ use std::time::Instant;
 use volfit::config::{BetaSetting, CalibrateConfig, Limit, ObjectiveName};
 use volfit::fit::Optimizer;
 use volfit::output::{assign_components, path_component, write_atomic};
-use volfit::plot::{ChartInput, ImageFormat, render_all, write_review_page};
+use volfit::plot::{
+    ChartInput, ImageFormat, IndexEntry, remove_stale_charts, render_all, write_index_page,
+    write_review_page,
+};
 use volfit::quotes::{Chain, Format, IngestReport, read_chains};
 use volfit::slice::{DayCount, Weighting};
-use volfit::surface::metrics::review_flags;
 use volfit::surface::{
     CalendarPolicy, RunReport, SurfaceError, SurfaceModel, SurfaceOptions, calibrate_surface,
     failure_report,
@@ -155,6 +157,7 @@ pub struct Args {
     pub echo: CalibrateConfig,
     pub out: PathBuf,
     pub plots: bool,
+    pub strict: bool,
 }
 
 /// Expands the input: a file, a directory (its `.csv` and `.json` files) or a glob, sorted
@@ -376,7 +379,7 @@ pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
     } else {
         ProgressBar::hidden()
     };
-    let results: Vec<(String, anyhow::Result<String>)> = jobs
+    let results: Vec<(String, anyhow::Result<Done>)> = jobs
         .par_iter()
         .map(|j| {
             let label = shown(&format!("{} {}", j.file.display(), j.chain.underlying));
@@ -387,29 +390,64 @@ pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
         })
         .collect();
     bar.finish_and_clear();
+    let mut flagged = 0usize;
     for (label, r) in &results {
         match r {
-            Ok(summary) => println!("{summary}"),
+            Ok(done) => {
+                println!("{}", done.summary);
+                flagged += done.run.flagged;
+            }
             Err(e) => {
                 eprintln!("volfit: {label}: {e:#}");
                 problems += 1;
             }
         }
     }
+    // A directory or glob: an index page over the chains' review pages.
+    if !Path::new(&a.input).is_file() && a.plots {
+        let entries: Vec<IndexEntry> = results
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok())
+            .map(|d| IndexEntry {
+                page: d.page.clone(),
+                run: d.run.clone(),
+            })
+            .collect();
+        if !entries.is_empty() {
+            let index = a.out.join("index.html");
+            write_index_page(&index, &entries)
+                .with_context(|| format!("cannot write {}", index.display()))?;
+            println!(
+                "index of {} chains -> {}",
+                entries.len(),
+                shown(&index.display().to_string())
+            );
+        }
+    }
+    if a.strict && flagged > 0 {
+        eprintln!("volfit: --strict: {flagged} expiries flagged (see report.html / report.json)");
+    }
     // 0: everything calibrated; 1: some inputs failed, others were written; 2: nothing was.
     let written = results.iter().filter(|(_, r)| r.is_ok()).count();
-    Ok(if problems == 0 {
+    Ok(if problems == 0 && !(a.strict && flagged > 0) {
         ExitCode::SUCCESS
-    } else if written > 0 {
+    } else if written > 0 || problems == 0 {
         ExitCode::from(1)
     } else {
         ExitCode::from(2)
     })
 }
 
+/// What one calibration wrote: its summary line, run report and review page.
+struct Done {
+    summary: String,
+    run: RunReport,
+    page: PathBuf,
+}
+
 /// A calibration that fitted no expiry: report.json with the reasons (rejected rows, dropped
 /// and failed expiries, `error`), no surface.json (a previous run's is removed), and the error.
-fn write_failure(j: &Job, a: &Args, why: &str, clock: Instant) -> anyhow::Result<String> {
+fn write_failure(j: &Job, a: &Args, why: &str, clock: Instant) -> anyhow::Result<Done> {
     std::fs::create_dir_all(&j.dir)
         .with_context(|| format!("cannot create {}", j.dir.display()))?;
     let stale = j.dir.join("surface.json");
@@ -440,7 +478,7 @@ fn write_failure(j: &Job, a: &Args, why: &str, clock: Instant) -> anyhow::Result
     )
 }
 
-fn calibrate_one(j: &Job, a: &Args) -> anyhow::Result<String> {
+fn calibrate_one(j: &Job, a: &Args) -> anyhow::Result<Done> {
     let clock = Instant::now();
     let opts = &a.opts;
     let (surface, report) = match calibrate_surface(&j.chain, opts) {
@@ -454,7 +492,6 @@ fn calibrate_one(j: &Job, a: &Args) -> anyhow::Result<String> {
     std::fs::create_dir_all(&j.dir)
         .with_context(|| format!("cannot create {}", j.dir.display()))?;
     surface.save(j.dir.join("surface.json"))?;
-    // The run report first: the page lists its rejected rows (total time is set at the end).
     let mut json = RunReport::new(
         &j.file.display().to_string(),
         &j.ingest,
@@ -464,7 +501,10 @@ fn calibrate_one(j: &Job, a: &Args) -> anyhow::Result<String> {
         0.0,
     );
     json.options = Some(a.echo);
+    json.day_count = surface.day_count();
+    let page = j.dir.join("report.html");
     let mut plot_note = String::new();
+    let mut charts = Vec::new();
     if a.plots {
         // Overlay the other per-expiry model on the skew charts (SABR over SVI and vice versa).
         let other = if opts.model == SurfaceModel::Sabr {
@@ -480,7 +520,7 @@ fn calibrate_one(j: &Job, a: &Args) -> anyhow::Result<String> {
             },
         )
         .ok();
-        let charts = render_all(
+        charts = render_all(
             &ChartInput {
                 surface: &surface,
                 report: &report,
@@ -489,34 +529,37 @@ fn calibrate_one(j: &Job, a: &Args) -> anyhow::Result<String> {
             &j.dir.join("plots"),
             &[ImageFormat::Png, ImageFormat::Svg],
         )?;
-        write_review_page(
-            &j.dir.join("report.html"),
-            &report,
-            &charts,
-            &json.ingest.rejected,
-        )
-        .with_context(|| format!("cannot write {}", j.dir.join("report.html").display()))?;
         plot_note = format!(", {} charts, report.html", charts.len());
     }
+    // The total: reading the file to the charts drawn. The page, report.json and the summary
+    // line all show this one number (writing the page and report.json is not in it).
     json.timing_micros.total = j.ingest_micros + clock.elapsed().as_secs_f64() * 1e6;
+    if a.plots {
+        write_review_page(&page, &json, &charts)
+            .with_context(|| format!("cannot write {}", page.display()))?;
+        // Only now, with the new page linking the new charts, the old ones go.
+        let plots = j.dir.join("plots");
+        remove_stale_charts(&plots, &charts)
+            .with_context(|| format!("cannot remove stale charts in {}", plots.display()))?;
+    }
     let timing = json.timing_micros;
     let path = j.dir.join("report.json");
     write_atomic(&path, serde_json::to_string_pretty(&json)?.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
-    let flagged = report
-        .slices
-        .iter()
-        .filter(|s| !review_flags(s, &report).is_empty())
-        .count();
-    Ok(format!(
+    let summary = format!(
         "{} {}: {} expiries ({} flagged, {} failed), calendar-free {}, {:.1} ms -> {}{plot_note}",
         shown(&j.file.display().to_string()),
         shown(&report.underlying),
         report.slices.len(),
-        flagged,
+        json.flagged,
         report.failed.len(),
         report.calendar.calendar_free,
         timing.total / 1e3,
         shown(&j.dir.display().to_string())
-    ))
+    );
+    Ok(Done {
+        summary,
+        run: json,
+        page,
+    })
 }

@@ -36,7 +36,13 @@ enum Command {
     ///                  calendar check, timings
     ///   plots/         skew per expiry, total variance, term structure, density, heatmaps
     ///                  (PNG and SVG)
-    ///   report.html    the review page, flagged expiries first
+    ///   report.html    the review page: conventions, expiries ranked worst first with
+    ///                  their review flags (errors in half-spreads of each expiry's bid/ask,
+    ///                  exact fits, arbitrage, repairs), rejected rows, every chart
+    ///
+    /// A directory or glob also gets OUT/index.html, linking each chain's report.html with
+    /// its headline numbers. Charts an earlier run left in a reused plots/ directory that
+    /// this run did not write are removed (only volfit's own chart names are touched).
     ///
     /// Several underlyings go to OUT/<UNDERLYING>/, several files to OUT/<file stem>/;
     /// they are calibrated in parallel. Names come from the data, so each becomes one safe
@@ -60,9 +66,9 @@ enum Command {
     /// failed) writes report.json with the reasons (rejected rows, dropped and failed
     /// expiries, `error`) and no surface.json.
     ///
-    /// Exit codes: 0 every input calibrated; 1 some failed (the others were written);
-    /// 2 bad usage, a bad config file, or every input failed (unreadable, no quotes, or
-    /// nothing fitted).
+    /// Exit codes: 0 every input calibrated; 1 some failed (the others were written), or
+    /// with --strict some expiry is flagged; 2 bad usage, a bad config file, or every input
+    /// failed (unreadable, no quotes, or nothing fitted).
     ///
     /// Example:
     ///
@@ -86,6 +92,10 @@ enum Command {
         /// Options of the calibration (also read from --config).
         #[command(flatten)]
         options: calibrate::OptionFlags,
+        /// Exit 1 when any expiry carries a review flag (see report.json `slices[].review`
+        /// and the review page); the outputs are written as usual.
+        #[arg(long)]
+        strict: bool,
     },
     /// Implied vol (and price) from a stored surface.
     ///
@@ -176,6 +186,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             no_plots,
             options,
+            strict,
         } => {
             let (opts, echo) = options.resolve()?;
             calibrate::run(&calibrate::Args {
@@ -186,6 +197,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 echo,
                 out,
                 plots: !no_plots,
+                strict,
             })
         }
         Command::Vol {

@@ -61,6 +61,11 @@ pub struct FitReport {
     pub t: f64,
     /// Quotes fitted.
     pub n_quotes: usize,
+    /// Free parameters fitted to this expiry's quotes (a joint fit's shared out among its
+    /// expiries, rounded up); with `n_quotes ≤ n_params` the fit passes through the quotes.
+    /// 0 in reports written before it was recorded.
+    #[serde(default)]
+    pub n_params: usize,
     /// Root-mean-square of `σ_model − σ_mid` over the quotes (unweighted).
     pub rmse_iv: f64,
     /// Largest `|σ_model − σ_mid|`.
@@ -474,6 +479,7 @@ pub fn fit_points<M: Calibrate>(
             FitReport {
                 t: group.t,
                 n_quotes: group.range.len(),
+                n_params: n.div_ceil(groups),
                 rmse_iv: stats.rmse,
                 max_abs_err_iv: stats.max_abs,
                 within_spread: stats.within_spread,

@@ -30,7 +30,7 @@ mod style;
 mod term;
 mod variance;
 
-pub use html::{write_report_html, write_review_page};
+pub use html::{IndexEntry, write_index_page, write_report_html, write_review_page};
 pub use style::{register_fonts, viridis};
 
 use crate::output::write_atomic;
@@ -69,6 +69,9 @@ pub struct Chart {
     pub files: Vec<PathBuf>,
     /// Render time in microseconds (all formats).
     pub render_micros: f64,
+    /// The expiry (index into the report's slices) of a skew chart; `None` for the
+    /// surface-wide charts.
+    pub expiry_index: Option<usize>,
 }
 
 /// What the charts are drawn from.
@@ -139,6 +142,7 @@ macro_rules! render_chart {
             title: $title,
             files,
             render_micros: clock.elapsed().as_secs_f64() * 1e6,
+            expiry_index: None,
         })
     }};
 }
@@ -171,13 +175,11 @@ pub fn render_all(
     let mut out = Vec::new();
     for (i, s) in input.report.slices.iter().enumerate() {
         let title = format!("Skew, expiry {}", expiry_label(s));
-        out.push(render_chart!(
-            dir,
-            skew_stem(i, s),
-            title,
-            formats,
-            |root| skew::draw_skew(&root, input, i)
-        )?);
+        let mut chart = render_chart!(dir, skew_stem(i, s), title, formats, |root| {
+            skew::draw_skew(&root, input, i)
+        })?;
+        chart.expiry_index = Some(i);
+        out.push(chart);
     }
     out.push(render_chart!(
         dir,
@@ -203,16 +205,94 @@ pub fn render_all(
     out.push(render_chart!(
         dir,
         "heatmap_iv",
-        "Implied vol over (k, T)".to_string(),
+        "Implied vol over (k/√T, T), quoted region".to_string(),
         formats,
         |root| heatmap::draw_heatmap(&root, input, false)
     )?);
     out.push(render_chart!(
         dir,
         "heatmap_local_vol",
-        "Local vol over (k, T)".to_string(),
+        "Local vol over (k/√T, T), quoted region".to_string(),
         formats,
         |root| heatmap::draw_heatmap(&root, input, true)
     )?);
     Ok(out)
+}
+
+/// The stems of the surface-wide charts [`render_all`] writes.
+const SURFACE_STEMS: [&str; 5] = [
+    "total_variance",
+    "term_structure",
+    "density",
+    "heatmap_iv",
+    "heatmap_local_vol",
+];
+
+/// Whether `name` is a file name [`render_all`] writes: a surface-wide chart
+/// (`total_variance`, `term_structure`, `density`, `heatmap_iv`, `heatmap_local_vol`) or a
+/// skew chart (`skew_NN_YYYYMMDD`, `skew_NN_tT`), as `.png` or `.svg`. No other name is.
+///
+/// ```
+/// use volfit::plot::is_chart_name;
+/// assert!(is_chart_name("skew_03_20260327.png") && is_chart_name("density.svg"));
+/// assert!(is_chart_name("skew_00_t0.0192.png"));
+/// assert!(!is_chart_name("notes.png") && !is_chart_name("skew_03_20260327.png.bak"));
+/// assert!(!is_chart_name("skew_x_20260327.png") && !is_chart_name("density.jpg"));
+/// ```
+pub fn is_chart_name(name: &str) -> bool {
+    let Some(stem) = name
+        .strip_suffix(".png")
+        .or_else(|| name.strip_suffix(".svg"))
+    else {
+        return false;
+    };
+    if SURFACE_STEMS.contains(&stem) {
+        return true;
+    }
+    let Some(rest) = stem.strip_prefix("skew_") else {
+        return false;
+    };
+    let Some((n, e)) = rest.split_once('_') else {
+        return false;
+    };
+    let digits = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit());
+    let date = e.len() == 8 && digits(e);
+    let t = e.strip_prefix('t').is_some_and(|x| {
+        x.split_once('.')
+            .is_some_and(|(a, b)| digits(a) && digits(b))
+    });
+    n.len() >= 2 && digits(n) && (date || t)
+}
+
+/// Removes from `dir` the charts an earlier run wrote that `current` (this run's charts)
+/// does not hold — a reused output directory would otherwise keep the previous snapshot's
+/// skew charts beside the new ones. Only names [`is_chart_name`] accepts are touched (never
+/// another file, never a subdirectory); call it after the new charts and the page that
+/// links them are written, so a reader never finds a chart missing. Returns the files
+/// removed.
+///
+/// # Errors
+/// The I/O error when `dir` cannot be listed or a stale chart cannot be removed.
+pub fn remove_stale_charts(dir: &Path, current: &[Chart]) -> std::io::Result<Vec<PathBuf>> {
+    use std::collections::HashSet;
+    let keep: HashSet<std::ffi::OsString> = current
+        .iter()
+        .flat_map(|c| {
+            c.files
+                .iter()
+                .filter_map(|f| f.file_name().map(ToOwned::to_owned))
+        })
+        .collect();
+    let mut removed = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let stale = name.to_str().is_some_and(is_chart_name) && !keep.contains(&name);
+        if stale && entry.file_type()?.is_file() {
+            std::fs::remove_file(entry.path())?;
+            removed.push(entry.path());
+        }
+    }
+    removed.sort();
+    Ok(removed)
 }

@@ -1,17 +1,22 @@
-//! The skew chart of one expiry: bid–ask vol bars, mid dots, the fitted curve (and an overlay
-//! model's), filtered-out quotes, and the residual panel.
+//! The skew chart of one expiry: bid–ask vol bars, mid dots, the exchange's mark vols where
+//! the chain has them, the fitted curve (and an overlay model's; the fit before an arbitrage
+//! repair dashed), filtered-out quotes, and the residual panel. The legend sits in its own
+//! column right of the plot, so it never covers a quote.
 
 use super::ChartInput;
 use super::style::{
-    BAD, BAND, DrawResult, FIT, FWD, GREY, OVERLAY, as_of, err, expiry_label, model_vol, span,
-    y_name,
+    BAD, BAND, DrawResult, FIT, FWD, GREY, LegendMark, MARK, OVERLAY, UNREPAIRED, as_of, err,
+    expiry_label, model_vol, side_legend, span, y_name,
 };
 use crate::surface::{SliceModel, SliceSummary};
 use plotters::coord::Shift;
 use plotters::prelude::{
-    BLACK, ChartBuilder, Circle, Color, Cross, DrawingArea, DrawingBackend, LineSeries,
-    PathElement, SeriesLabelPosition, WHITE,
+    BLACK, ChartBuilder, Circle, Color, Cross, DashedLineSeries, DrawingArea, DrawingBackend,
+    IntoFont, LineSeries, PathElement, Polygon, WHITE,
 };
+
+/// Width of the legend column, pixels.
+const LEGEND_WIDTH: u32 = 250;
 
 pub(super) fn draw_skew<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
@@ -28,7 +33,9 @@ pub(super) fn draw_skew<DB: DrawingBackend>(
         .ok_or("slice missing from surface")?;
     let f = s.forward;
     root.fill(&WHITE).map_err(err)?;
-    let (upper, lower) = root.split_vertically(560);
+    let (plot, side) = root.split_horizontally(super::SIZE.0 - LEGEND_WIDTH);
+    let (upper, lower) = plot.split_vertically(560);
+    let mut legend: Vec<(String, LegendMark)> = Vec::new();
     // The fitted quotes (and the forward) set the range; filtered-out quotes show inside it.
     let strikes = s.quotes.iter().map(|q| q.strike);
     let (x0, x1) = span(strikes.chain(std::iter::once(f)), 0.06);
@@ -39,14 +46,21 @@ pub(super) fn draw_skew<DB: DrawingBackend>(
             q.ask_iv.unwrap_or(q.mid_iv),
             q.fit_iv,
         ]
+        .into_iter()
+        .chain(q.mark_iv)
     });
     let (y0, y1) = span(vols.map(|v| 100.0 * v), 0.08);
     let y0 = y0.max(0.0);
     let title = format!(
-        "{} {} — skew, expiry {}",
+        "{} {} — skew, expiry {}{}",
         rep.underlying,
         as_of(rep),
-        expiry_label(s)
+        expiry_label(s),
+        if s.repair.is_some() {
+            " — REPAIRED"
+        } else {
+            ""
+        }
     );
     let mut chart = ChartBuilder::on(&upper)
         .caption(title, ("sans-serif", 22))
@@ -80,9 +94,11 @@ pub(super) fn draw_skew<DB: DrawingBackend>(
             vec![(f, y0), (f, y1)],
             FWD.stroke_width(1),
         )))
-        .map_err(err)?
-        .label(format!("forward {f:.2}"))
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], FWD));
+        .map_err(err)?;
+    legend.push((
+        format!("forward {f:.2} (ATM, k = 0)"),
+        LegendMark::Line(FWD, 1),
+    ));
     // Excluded quotes.
     let excluded: Vec<(f64, f64)> = s_excluded(s)
         .filter_map(|(k, v)| v.map(|v| (k, 100.0 * v)))
@@ -95,9 +111,8 @@ pub(super) fn draw_skew<DB: DrawingBackend>(
                     .iter()
                     .map(|&p| Cross::new(p, 4, GREY.stroke_width(1))),
             )
-            .map_err(err)?
-            .label("filtered out")
-            .legend(|(x, y)| Cross::new((x + 9, y), 4, GREY));
+            .map_err(err)?;
+        legend.push(("filtered out".into(), LegendMark::Cross(GREY)));
     }
     // Bid–ask bars and mids.
     chart
@@ -108,20 +123,32 @@ pub(super) fn draw_skew<DB: DrawingBackend>(
                 BAND.stroke_width(2),
             ))
         }))
-        .map_err(err)?
-        .label("bid–ask IV")
-        .legend(|(x, y)| {
-            PathElement::new(vec![(x + 9, y - 6), (x + 9, y + 6)], BAND.stroke_width(2))
-        });
+        .map_err(err)?;
+    legend.push(("bid–ask IV".into(), LegendMark::Bar(BAND)));
     chart
         .draw_series(
             s.quotes
                 .iter()
                 .map(|q| Circle::new((q.strike, 100.0 * q.mid_iv), 3, BLACK.filled())),
         )
-        .map_err(err)?
-        .label("mid IV")
-        .legend(|(x, y)| Circle::new((x + 9, y), 3, BLACK.filled()));
+        .map_err(err)?;
+    legend.push(("mid IV".into(), LegendMark::Dot(BLACK)));
+    // The exchange's mark vols (Deribit's mark IV), on the exchange's forward.
+    let marks: Vec<(f64, f64)> = s
+        .quotes
+        .iter()
+        .filter_map(|q| Some((q.strike, 100.0 * q.mark_iv?)))
+        .filter(|(_, v)| *v >= y0 && *v <= y1)
+        .collect();
+    if !marks.is_empty() {
+        chart
+            .draw_series(marks.iter().map(|&(x, v)| {
+                plotters::element::EmptyElement::at((x, v))
+                    + Polygon::new(vec![(0, -5), (5, 0), (0, 5), (-5, 0)], MARK.filled())
+            }))
+            .map_err(err)?;
+        legend.push(("exchange mark IV".into(), LegendMark::Diamond(MARK)));
+    }
     // Fitted curve(s).
     let curve = |m: &SliceModel| -> Vec<(f64, f64)> {
         (0..=400)
@@ -132,29 +159,85 @@ pub(super) fn draw_skew<DB: DrawingBackend>(
             .filter(|(_, v)| v.is_finite() && *v >= y0 && *v <= y1)
             .collect()
     };
+    if let Some(r) = &s.repair {
+        chart
+            .draw_series(DashedLineSeries::new(
+                curve(&r.unrepaired),
+                8,
+                5,
+                UNREPAIRED.stroke_width(2),
+            ))
+            .map_err(err)?;
+        legend.push((
+            format!("{} before repair", rep.model.name().to_uppercase()),
+            LegendMark::Dashed(UNREPAIRED),
+        ));
+    }
     chart
         .draw_series(LineSeries::new(curve(&slice.model), FIT.stroke_width(2)))
-        .map_err(err)?
-        .label(format!("{} fit", rep.model.name().to_uppercase()))
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], FIT.stroke_width(2)));
+        .map_err(err)?;
+    legend.push((
+        format!(
+            "{} fit{}",
+            rep.model.name().to_uppercase(),
+            if s.repair.is_some() {
+                " (repaired)"
+            } else {
+                ""
+            }
+        ),
+        LegendMark::Line(FIT, 2),
+    ));
     if let Some((name, other)) = input.overlay
         && let Some(o) = other.slices().iter().find(|x| x.t == s.t)
     {
         chart
             .draw_series(LineSeries::new(curve(&o.model), OVERLAY.stroke_width(2)))
-            .map_err(err)?
-            .label(format!("{} fit", name.to_uppercase()))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], OVERLAY.stroke_width(2)));
+            .map_err(err)?;
+        legend.push((
+            format!("{} fit (overlay)", name.to_uppercase()),
+            LegendMark::Line(OVERLAY, 2),
+        ));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 15))
-        .draw()
-        .map_err(err)?;
     y_name(&upper, "implied vol (%)", 44)?;
+    side_legend(&side, &legend, 70)?;
+    // The fit's numbers under the legend; a repair's cost in RMSE.
+    let mut notes = vec![
+        format!(
+            "{} quotes, RMSE {:.2} vol pts",
+            s.n_quotes,
+            100.0 * s.rmse_iv
+        ),
+        format!("max error {:.2} vol pts", 100.0 * s.max_abs_err_iv),
+    ];
+    if let Some(w) = s.within_spread {
+        notes.push(format!("{:.0}% inside bid/ask", 100.0 * w));
+    }
+    if let Some(r) = &s.repair {
+        notes.push("REPAIRED (arbitrage):".into());
+        notes.push(format!(
+            "RMSE {:.2} → {:.2} vol pts",
+            100.0 * r.rmse_before,
+            100.0 * r.rmse_after
+        ));
+        if let (Some(b), Some(a)) = (r.within_spread_before, r.within_spread_after) {
+            notes.push(format!("inside {:.0}% → {:.0}%", 100.0 * b, 100.0 * a));
+        }
+    }
+    let top = 70 + 22 * i32::try_from(legend.len()).unwrap_or(0) + 16;
+    for (j, n) in notes.iter().enumerate() {
+        let color = if n.starts_with("REPAIRED") {
+            &BAD
+        } else {
+            &BLACK
+        };
+        side.draw_text(
+            n,
+            &("sans-serif", 14).into_font().color(color),
+            (8, top + 20 * i32::try_from(j).unwrap_or(0)),
+        )
+        .map_err(err)?;
+    }
 
     // Residuals: fit − mid (vol points), bid/ask band around zero.
     let res: Vec<(f64, f64, Option<(f64, f64)>)> = s

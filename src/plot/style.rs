@@ -31,6 +31,10 @@ pub(super) const OVERLAY: RGBColor = RGBColor(214, 39, 40);
 pub(super) const BAND: RGBColor = RGBColor(44, 160, 44);
 pub(super) const FWD: RGBColor = RGBColor(120, 120, 120);
 pub(super) const BAD: RGBColor = RGBColor(220, 0, 0);
+/// The exchange's mark vols.
+pub(super) const MARK: RGBColor = RGBColor(255, 127, 14);
+/// The fit before an arbitrage repair.
+pub(super) const UNREPAIRED: RGBColor = RGBColor(148, 103, 189);
 
 /// Viridis-like colour for `u ∈ [0, 1]`.
 pub fn viridis(u: f64) -> RGBColor {
@@ -120,4 +124,122 @@ pub(super) fn k_range(input: &super::ChartInput<'_>) -> (f64, f64) {
         );
         (lo.max(-3.0), hi.min(3.0))
     }
+}
+
+/// Labels of a `√T` time axis: the date (and time, for expiries under two days) at `u = √T`
+/// counted from the snapshot with the surface's day count; years when the report has no
+/// snapshot time.
+pub(super) fn time_label(input: &super::ChartInput<'_>, u: f64) -> String {
+    let t = u.max(0.0) * u.max(0.0);
+    match input.report.as_of {
+        Some(as_of) => {
+            let secs = t * input.surface.day_count().seconds_per_year();
+            let when = as_of + chrono::Duration::milliseconds((secs * 1e3) as i64);
+            if t < 2.0 / 365.0 {
+                when.format("%d %b %H:%M").to_string()
+            } else {
+                when.format("%d %b %y").to_string()
+            }
+        }
+        None => format!("{t:.3}y"),
+    }
+}
+
+/// The short label of an expiry: its date, else `T = …`.
+pub(super) fn expiry_short(expiry: Option<chrono::DateTime<chrono::Utc>>, t: f64) -> String {
+    expiry.map_or_else(
+        || format!("T = {t:.3}"),
+        |e| e.format("%Y-%m-%d").to_string(),
+    )
+}
+
+/// The quoted region in `z = k/√T` over the surface's expiries: the widest quoted `z` range
+/// of any expiry (`None` when no expiry recorded its quoted range).
+pub(super) fn quoted_z_range(input: &super::ChartInput<'_>) -> Option<(f64, f64)> {
+    let mut r: Option<(f64, f64)> = None;
+    for s in input.surface.slices() {
+        if let Some([lo, hi]) = s.quoted_k {
+            let (a, b) = (lo / s.t.sqrt(), hi / s.t.sqrt());
+            r = Some(r.map_or((a, b), |(x, y)| (x.min(a), y.max(b))));
+        }
+    }
+    r.filter(|(a, b)| a < b)
+}
+
+/// A legend drawn in its own area beside the plot (so it never covers data): one line per
+/// entry, a marker drawn by `marker` at the line's left and the label after it.
+pub(super) fn side_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[(String, LegendMark)],
+    top: i32,
+) -> DrawResult {
+    use plotters::prelude::{Circle, Color, PathElement};
+    let font = ("sans-serif", 14).into_font().color(&BLACK);
+    for (i, (label, mark)) in entries.iter().enumerate() {
+        let y = top + 22 * i32::try_from(i).unwrap_or(0);
+        let x = 6;
+        match *mark {
+            LegendMark::Line(c, w) => area
+                .draw(&PathElement::new(
+                    vec![(x, y), (x + 22, y)],
+                    c.stroke_width(w),
+                ))
+                .map_err(err)?,
+            LegendMark::Dashed(c) => {
+                for d in 0..3 {
+                    area.draw(&PathElement::new(
+                        vec![(x + 8 * d, y), (x + 8 * d + 5, y)],
+                        c.stroke_width(2),
+                    ))
+                    .map_err(err)?;
+                }
+            }
+            LegendMark::Dot(c) => area
+                .draw(&Circle::new((x + 11, y), 4, c.filled()))
+                .map_err(err)?,
+            LegendMark::Diamond(c) => area
+                .draw(&plotters::element::Polygon::new(
+                    vec![(x + 11, y - 5), (x + 16, y), (x + 11, y + 5), (x + 6, y)],
+                    c.filled(),
+                ))
+                .map_err(err)?,
+            LegendMark::Bar(c) => area
+                .draw(&PathElement::new(
+                    vec![(x + 11, y - 7), (x + 11, y + 7)],
+                    c.stroke_width(3),
+                ))
+                .map_err(err)?,
+            LegendMark::Cross(c) => {
+                area.draw(&PathElement::new(
+                    vec![(x + 7, y - 4), (x + 15, y + 4)],
+                    c.stroke_width(1),
+                ))
+                .map_err(err)?;
+                area.draw(&PathElement::new(
+                    vec![(x + 7, y + 4), (x + 15, y - 4)],
+                    c.stroke_width(1),
+                ))
+                .map_err(err)?;
+            }
+        }
+        area.draw_text(label, &font, (x + 30, y - 8)).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// The marker of a [`side_legend`] entry.
+#[derive(Clone, Copy)]
+pub(super) enum LegendMark {
+    /// A line of a colour and width.
+    Line(RGBColor, u32),
+    /// A dashed line.
+    Dashed(RGBColor),
+    /// A filled dot.
+    Dot(RGBColor),
+    /// A filled diamond.
+    Diamond(RGBColor),
+    /// A vertical bar.
+    Bar(RGBColor),
+    /// A cross.
+    Cross(RGBColor),
 }

@@ -1,7 +1,7 @@
 //! Total implied variance per expiry, with the calendar check's violations marked.
 
 use super::ChartInput;
-use super::style::{BAD, DrawResult, as_of, err, k_range, span, viridis, y_name};
+use super::style::{BAD, DrawResult, as_of, err, expiry_short, k_range, span, viridis, y_name};
 use plotters::coord::Shift;
 use plotters::prelude::{
     BLACK, ChartBuilder, Color, Cross, DrawingArea, DrawingBackend, LineSeries, PathElement,
@@ -73,7 +73,7 @@ pub(super) fn draw_total_variance<DB: DrawingBackend>(
             .map_err(err)?;
         if slices.len() <= 14 || i == 0 || i + 1 == slices.len() {
             series
-                .label(format!("T = {:.3}", s.t))
+                .label(expiry_short(s.expiry, s.t))
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
                 });

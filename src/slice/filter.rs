@@ -201,6 +201,7 @@ pub(super) fn point(
         weight: 1.0,
         vega: black_greeks(q.kind, forward, q.strike, t, mid_iv).vega,
         line: Some(q.line),
+        mark_iv: q.mark_iv.filter(|v| v.is_finite() && *v > 0.0),
     })
 }
 

@@ -49,6 +49,8 @@ pub struct SmilePoint {
     weight: f64,
     vega: f64,
     line: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mark_iv: Option<f64>,
 }
 
 impl SmilePoint {
@@ -92,6 +94,11 @@ impl SmilePoint {
     /// The file line of the quote (`None` for user-made slices).
     pub fn line(&self) -> Option<u64> {
         self.line
+    }
+    /// The exchange's mark implied vol of the quote, where the chain gives one (Deribit's
+    /// `mark_iv` / `implied_volatility`), on the exchange's own forward.
+    pub fn mark_iv(&self) -> Option<f64> {
+        self.mark_iv
     }
 
     /// Why the point cannot be in a slice of `convention`, if it cannot.
@@ -335,6 +342,7 @@ impl SmileSlice {
                 weight: 1.0,
                 vega,
                 line: None,
+                mark_iv: None,
             });
         }
         points.sort_by(|a, b| a.strike.total_cmp(&b.strike));

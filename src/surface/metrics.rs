@@ -1,11 +1,16 @@
 //! What a reviewer reads off a surface: ATM vol, 25Δ risk reversal and butterfly per expiry,
-//! strikes at a delta, and the flags that put an expiry first on the review page. The charts
-//! and the page draw these numbers; they do not compute them.
+//! strikes at a delta (the review flags are in [`super::flags`]). The charts and the page draw
+//! these numbers; they do not compute them.
+//!
+//! **Conventions.** ATM is the forward: `k = ln(K/F) = 0`. Deltas are Black-76 forward
+//! deltas of the undiscounted option, `Φ(d₁)` for a call, not premium-adjusted (a Deribit
+//! premium-adjusted delta in coin is `Φ(d₂)·K/F` for a call); a put's delta is the call's
+//! minus 1, so the 25Δ put is the strike where `Φ(d₁) = 0.75`. Vols are decimals in the
+//! library, vol points (percent) in these metrics.
 
-use super::{FittedSurface, SliceModel, SliceSummary, SurfaceReport};
+use super::{FittedSurface, SliceModel};
 use crate::black::special::norm_cdf;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 /// `k` where the Black call delta `Φ(d₁)` of smile `m` equals `target` (bisection on
 /// `k ∈ ±8√w(0)`); `None` if the delta does not cross `target` there.
@@ -71,70 +76,4 @@ pub fn term_structure(surface: &FittedSurface) -> Vec<TermPoint> {
             }
         })
         .collect()
-}
-
-/// Why an expiry deserves a reviewer's look first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReviewFlag {
-    /// The fitted smile has butterfly arbitrage.
-    ButterflyArbitrage,
-    /// The fit did not converge.
-    NotConverged,
-    /// Under half of the two-sided quotes lie inside their bid/ask.
-    UnderHalfInside,
-    /// RMSE above 2 vol points.
-    HighRmse,
-    /// Calendar arbitrage with a neighbouring expiry remains.
-    CalendarArbitrage,
-    /// The expiry was refitted to remove calendar arbitrage.
-    CalendarRepaired,
-}
-
-impl fmt::Display for ReviewFlag {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ReviewFlag::ButterflyArbitrage => "butterfly arbitrage",
-            ReviewFlag::NotConverged => "not converged",
-            ReviewFlag::UnderHalfInside => "under half the quotes inside bid/ask",
-            ReviewFlag::HighRmse => "RMSE above 2 vol points",
-            ReviewFlag::CalendarArbitrage => "calendar arbitrage",
-            ReviewFlag::CalendarRepaired => "calendar-repaired",
-        })
-    }
-}
-
-/// The review flags of one expiry of a report (empty: nothing to flag).
-pub fn review_flags(s: &SliceSummary, report: &SurfaceReport) -> Vec<ReviewFlag> {
-    let mut f = Vec::new();
-    if !s.butterfly_free {
-        f.push(ReviewFlag::ButterflyArbitrage);
-    }
-    if !s.converged {
-        f.push(ReviewFlag::NotConverged);
-    }
-    if s.within_spread.is_some_and(|w| w < 0.5) {
-        f.push(ReviewFlag::UnderHalfInside);
-    }
-    if s.rmse_iv > 0.02 {
-        f.push(ReviewFlag::HighRmse);
-    }
-    let touches = |t_earlier: f64, t_later: f64| t_later == s.t || t_earlier == s.t;
-    if report
-        .calendar
-        .violations
-        .iter()
-        .any(|v| v.remaining > 0.0 && touches(v.t_earlier, v.t_later))
-    {
-        f.push(ReviewFlag::CalendarArbitrage);
-    }
-    if report
-        .calendar
-        .violations
-        .iter()
-        .any(|v| v.t_later == s.t && v.remaining <= 0.0)
-    {
-        f.push(ReviewFlag::CalendarRepaired);
-    }
-    f
 }

@@ -10,7 +10,9 @@
 //!   (`surface.json`) that loads back bit for bit.
 //! * [`arbitrage`] — the static-arbitrage verdict of a surface (butterfly per expiry, calendar
 //!   between expiries), used by the build, `volfit check`, the charts and the report.
-//! * [`metrics`] — ATM vol, 25Δ risk reversal and butterfly, review flags.
+//! * [`metrics`] — ATM vol, 25Δ risk reversal and butterfly.
+//! * [`flags`] — the review flags of each expiry, measured against its own bid/ask spread,
+//!   with severities that rank expiries worst first.
 //! * [`grid`] — the queries on `strikes × times` grids of ndarray views, rows in parallel.
 //!
 //! **Interpolation** between expiries `tᵢ < t < tᵢ₊₁` is linear in total variance at fixed
@@ -48,6 +50,7 @@ mod envelope;
 mod extrapolation;
 mod file;
 mod fitted;
+pub mod flags;
 pub mod grid;
 pub mod metrics;
 mod report;
@@ -70,7 +73,7 @@ pub use fitted::{
     AfterLast, BeforeFirst, Extrapolation, FittedSurface, MIN_SLICE_T, SurfaceError, SurfaceSlice,
 };
 pub use report::{FailedExpiry, QuotePoint, SliceRepair, SliceSummary, SurfaceReport, Timing};
-pub use report_file::{DroppedRow, IngestStage, IngestSummary, RejectedRow, RunReport};
+pub use report_file::{DroppedRow, IngestStage, IngestSummary, RejectedRow, RunReport, RunSlice};
 pub use slice_model::{SliceModel, SurfaceSmile, WingedSabr};
 pub use smile_section::SmileSection;
 

@@ -83,6 +83,9 @@ pub struct QuotePoint {
     pub ask_iv: Option<f64>,
     /// The surface's vol.
     pub fit_iv: f64,
+    /// The exchange's mark vol, where the chain gives one (e.g. Deribit's mark IV).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mark_iv: Option<f64>,
 }
 
 /// An expiry whose fit failed (it is not in the surface).
@@ -177,6 +180,7 @@ pub(super) fn summarise(
             mid_iv: p.mid_iv(),
             ask_iv: p.ask_iv(),
             fit_iv: (m.w(p.k()).max(0.0) / s.t()).sqrt(),
+            mark_iv: p.mark_iv(),
         })
         .collect();
     SliceSummary {

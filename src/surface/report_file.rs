@@ -1,11 +1,12 @@
 //! `report.json`: the run report the CLI writes and the Python package returns, built from the
 //! ingest report, the chain and the [`SurfaceReport`] (the contract of `../shared/DESIGN.md`).
 
+use super::flags::{SliceReview, review};
 use super::{CalendarReport, FailedExpiry, SliceSummary, SurfaceModel, SurfaceReport, Timing};
 use crate::config::CalibrateConfig;
 use crate::fit::Optimizer;
 use crate::quotes::{Chain, Format, IngestReport};
-use crate::slice::{DropReason, DroppedExpiry};
+use crate::slice::{DayCount, DropReason, DroppedExpiry};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -74,6 +75,17 @@ impl From<&DroppedExpiry> for DroppedRow {
     }
 }
 
+/// One expiry of `report.json`: its summary (fields flattened into the entry) and its review
+/// flags ([`super::flags`]) under `review`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSlice {
+    /// The fit of the expiry.
+    #[serde(flatten)]
+    pub summary: SliceSummary,
+    /// Its flags, severity and spread-relative errors.
+    pub review: SliceReview,
+}
+
 /// The whole `report.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
@@ -91,8 +103,10 @@ pub struct RunReport {
     pub optimizer: Optimizer,
     /// Rows and rejections.
     pub ingest: IngestSummary,
-    /// Per expiry.
-    pub slices: Vec<SliceSummary>,
+    /// Per expiry, by expiry, each with its review flags.
+    pub slices: Vec<RunSlice>,
+    /// Expiries with at least one review flag (what `volfit calibrate --strict` fails on).
+    pub flagged: usize,
     /// Expiries without a slice.
     pub dropped: Vec<DroppedRow>,
     /// Expiries whose fit failed, with the reason.
@@ -107,7 +121,13 @@ pub struct RunReport {
     pub plane: super::arbitrage::PlaneScan,
     /// The calendar check.
     pub calendar: CalendarReport,
-    /// Wall times in microseconds.
+    /// The day count of the times (set by the caller that built the surface, see
+    /// [`FittedSurface::day_count`](super::FittedSurface::day_count); ACT/365 when not).
+    #[serde(default)]
+    pub day_count: DayCount,
+    /// Wall times in microseconds. `total` is the run's from reading the file to the charts
+    /// drawn, the number the CLI prints and the review page's header shows (writing
+    /// `report.json` and `report.html` themselves is not in it).
     pub timing_micros: Timing,
     /// The effective options of the run, every key (`volfit calibrate` sets it; as a
     /// `--config` file they reproduce the run).
@@ -130,8 +150,42 @@ impl RunReport {
         ingest_micros: f64,
         total_micros: f64,
     ) -> RunReport {
-        let mut rejected: Vec<RejectedRow> = ingest
-            .rejected
+        Self::assemble(
+            input,
+            (ingest.format, ingest.rows, chain.quotes.len()),
+            &ingest.rejected,
+            report,
+            ingest_micros,
+            total_micros,
+        )
+    }
+
+    /// The run report of a surface report alone, with no file read: format `auto`, no rows,
+    /// the slice stage's rejections only, `quotes` = the quotes used plus those, timings as
+    /// the surface report's.
+    pub fn of_surface(report: &SurfaceReport) -> RunReport {
+        let quotes = report.quotes_used()
+            + report.slice_report.itm_side_unused
+            + report.slice_report.rejected.len();
+        Self::assemble(
+            "",
+            (Format::Auto, 0, quotes),
+            &[],
+            report,
+            0.0,
+            report.timing_micros.total,
+        )
+    }
+
+    fn assemble(
+        input: &str,
+        (format, rows, quotes): (Format, usize, usize),
+        ingest_rejected: &[crate::quotes::Rejection],
+        report: &SurfaceReport,
+        ingest_micros: f64,
+        total_micros: f64,
+    ) -> RunReport {
+        let mut rejected: Vec<RejectedRow> = ingest_rejected
             .iter()
             .map(|r| RejectedRow {
                 line: r.line,
@@ -148,21 +202,29 @@ impl RunReport {
         let mut timing = report.timing_micros;
         timing.ingest = ingest_micros;
         timing.total = total_micros;
+        let slices: Vec<RunSlice> = report
+            .slices
+            .iter()
+            .cloned()
+            .zip(review(report))
+            .map(|(summary, review)| RunSlice { summary, review })
+            .collect();
         RunReport {
             input: input.to_string(),
-            format: ingest.format,
+            format,
             underlying: report.underlying.clone(),
             as_of: report.as_of,
             model: report.model,
             optimizer: report.optimizer,
             ingest: IngestSummary {
-                rows: ingest.rows,
-                quotes: chain.quotes.len(),
+                rows,
+                quotes,
                 quotes_used: report.quotes_used(),
                 itm_side_unused: report.slice_report.itm_side_unused,
                 rejected,
             },
-            slices: report.slices.clone(),
+            flagged: slices.iter().filter(|s| s.review.is_flagged()).count(),
+            slices,
             dropped: report
                 .slice_report
                 .dropped
@@ -178,7 +240,14 @@ impl RunReport {
             timing_micros: timing,
             options: None,
             error: None,
+            day_count: DayCount::default(),
         }
+    }
+
+    /// The expiries' indices worst first (by review severity, see [`super::flags::rank`]).
+    pub fn ranked(&self) -> Vec<usize> {
+        let reviews: Vec<SliceReview> = self.slices.iter().map(|s| s.review.clone()).collect();
+        super::flags::rank(&reviews)
     }
 
     /// Whether the report names file line `line` among its rejected rows (any stage).

@@ -1184,3 +1184,174 @@ fn the_review_page_lists_rejected_rows() {
     );
     std::fs::remove_dir_all(&out).ok();
 }
+
+/// `--strict` exits 1 when an expiry is flagged and writes everything as usual: Deribit
+/// 2020-05-21's 2020-05-22 expiry has 5 quotes for SVI's 5 parameters (an exact fit, whose
+/// zero errors prove nothing); without `--strict` the same run exits 0.
+#[test]
+fn strict_fails_on_a_flagged_expiry() {
+    let out = tmp("strict");
+    let input = shared_data("deribit/deribit_api_book_20200521.csv");
+    let run = |strict: bool| {
+        let mut args = vec![
+            "calibrate",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--no-plots",
+        ];
+        if strict {
+            args.push("--strict");
+        }
+        volfit(&args, "")
+    };
+    let o = run(true);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let slices = r["slices"].as_array().unwrap();
+    let flagged = slices
+        .iter()
+        .filter(|s| !s["review"]["flags"].as_array().unwrap().is_empty())
+        .count();
+    assert!(flagged >= 1 && r["flagged"] == flagged, "{flagged}");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains(&format!("--strict: {flagged} expiries flagged")),
+        "{stderr}"
+    );
+    let first = &slices[0];
+    assert_eq!(first["n_quotes"], 5);
+    assert_eq!(first["fit"]["n_params"], 5);
+    assert_eq!(first["review"]["flags"][0]["kind"], "exact_fit");
+    let o = run(false);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::remove_dir_all(&out).ok();
+}
+
+/// A reused `--out`: the second snapshot's run removes the first one's skew charts (other
+/// expiries), keeps files volfit did not name, and the page's header total is the CLI's.
+#[test]
+fn a_reused_out_keeps_no_stale_charts() {
+    let out = tmp("stale");
+    let run = |file: &str| {
+        let input = shared_data(file);
+        let o = volfit(
+            &[
+                "calibrate",
+                input.to_str().unwrap(),
+                "--underlying",
+                "BTC",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            "",
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    run("deribit/deribit_options_snapshot_20260215T153420Z.csv");
+    let plots = out.join("plots");
+    // Files of the user's beside the charts: never touched.
+    for f in ["notes.png", "skew_01_20260217.png.bak", "skew_old.svg"] {
+        std::fs::write(plots.join(f), "mine").unwrap();
+    }
+    assert!(plots.join("skew_01_20260217.png").exists());
+    let stdout = run("deribit/deribit_options_snapshot_20260415T161504Z.csv");
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let dates: BTreeSet<String> = r["slices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["expiry"].as_str().unwrap()[..10].replace('-', ""))
+        .collect();
+    let mut skews = 0;
+    for e in std::fs::read_dir(&plots).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        if let Some(rest) = name.strip_prefix("skew_")
+            && Path::new(&name)
+                .extension()
+                .is_some_and(|x| x == "png" || x == "svg")
+            && rest.len() > 3
+            && rest.as_bytes()[2] == b'_'
+        {
+            skews += 1;
+            assert!(dates.contains(&rest[3..11]), "stale chart {name}");
+        }
+    }
+    assert_eq!(skews, 2 * dates.len(), "a PNG and an SVG per expiry");
+    assert!(!plots.join("skew_01_20260217.png").exists());
+    for f in ["notes.png", "skew_01_20260217.png.bak", "skew_old.svg"] {
+        assert_eq!(
+            std::fs::read_to_string(plots.join(f)).unwrap(),
+            "mine",
+            "{f}"
+        );
+    }
+    // One total: stdout, report.json and the page's header agree.
+    let total = format!(
+        "{:.1} ms",
+        r["timing_micros"]["total"].as_f64().unwrap() / 1e3
+    );
+    assert!(stdout.contains(&total), "{stdout} vs {total}");
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.contains(&format!("total: <b>{total}</b>")), "{total}");
+    std::fs::remove_dir_all(&out).ok();
+}
+
+/// A glob of chains gets OUT/index.html: a row per chain linking its review page (which
+/// exists) with its headline numbers from its report.json.
+#[test]
+fn a_glob_gets_an_index_page() {
+    let out = tmp("index");
+    let pattern = shared_data("deribit/deribit_options_snapshot_2026*.csv");
+    let o = volfit(
+        &[
+            "calibrate",
+            pattern.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let mut rows = 0;
+    for stem in [
+        "deribit_options_snapshot_20260215T153420Z",
+        "deribit_options_snapshot_20260415T161504Z",
+    ] {
+        for u in ["BTC", "ETH"] {
+            let link = format!("{stem}/{u}/report.html");
+            assert!(out.join(&link).exists(), "{link}");
+            let at = index
+                .find(&format!("<a href=\"{link}\">"))
+                .unwrap_or_else(|| panic!("index misses {link}"));
+            let row = &index[at..at + index[at..].find("</tr>").unwrap()];
+            let r: Value = serde_json::from_str(
+                &std::fs::read_to_string(out.join(stem).join(u).join("report.json")).unwrap(),
+            )
+            .unwrap();
+            let n = r["slices"].as_array().unwrap().len();
+            let flagged = r["flagged"].as_u64().unwrap();
+            assert!(
+                row.contains(&format!("<td>{n}</td>")) && row.contains(&format!(">{flagged}</td>")),
+                "{row}"
+            );
+            rows += 1;
+        }
+    }
+    assert_eq!(index.matches("<tr><td class=\"l\"><a href=").count(), rows);
+    std::fs::remove_dir_all(&out).ok();
+}

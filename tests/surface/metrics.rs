@@ -1,14 +1,10 @@
-//! ATM / 25Δ risk reversal / butterfly and the review flags, moved from the charts into the
-//! surface layer, against numbers computed another way.
+//! ATM / 25Δ risk reversal / butterfly, moved from the charts into the surface layer, against
+//! numbers computed another way (the review flags are tested in `flags`).
 
-use crate::common::shared_data;
 use volfit::black::{OptionKind, black_greeks};
 use volfit::models::svi::Svi;
-use volfit::quotes::{Format, read_chains};
-use volfit::surface::metrics::{ReviewFlag, k_at_delta, review_flags, term_structure};
-use volfit::surface::{
-    FittedSurface, SliceModel, SurfaceOptions, SurfaceSlice, VolSurface, calibrate_surface,
-};
+use volfit::surface::metrics::{k_at_delta, term_structure};
+use volfit::surface::{FittedSurface, SliceModel, SurfaceSlice, VolSurface};
 
 fn slice(t: f64, model: Svi) -> SurfaceSlice {
     SurfaceSlice {
@@ -51,26 +47,4 @@ fn term_structure_against_black_deltas() {
     let bf = 100.0 * (0.5 * (s.vol(c, 1.0) + s.vol(p, 1.0)) - s.vol(100.0, 1.0));
     assert!(rr < 0.0 && (ts[1].rr25.unwrap() - rr).abs() < 1e-10);
     assert!((ts[1].bf25.unwrap() - bf).abs() < 1e-10);
-}
-
-/// Each flag fires on exactly the condition it names: on a real report, a slice made to have
-/// not converged and a high RMSE carries those two flags and no others it did not have.
-#[test]
-fn review_flags_name_their_condition() {
-    let (chains, _) = read_chains(
-        shared_data("spx_gatheral/spx_ivols_20050915.csv"),
-        Format::Auto,
-    )
-    .unwrap();
-    let (_, mut report) = calibrate_surface(&chains[0], &SurfaceOptions::default()).unwrap();
-    let before = review_flags(&report.slices[0], &report);
-    report.slices[0].converged = false;
-    report.slices[0].rmse_iv = 0.03;
-    let after = review_flags(&report.slices[0], &report);
-    assert!(after.contains(&ReviewFlag::NotConverged) && after.contains(&ReviewFlag::HighRmse));
-    assert_eq!(after.len(), before.len() + 2, "{before:?} → {after:?}");
-    report.slices[0].within_spread = Some(0.4);
-    assert!(review_flags(&report.slices[0], &report).contains(&ReviewFlag::UnderHalfInside));
-    report.slices[0].butterfly_free = false;
-    assert!(review_flags(&report.slices[0], &report).contains(&ReviewFlag::ButterflyArbitrage));
 }
