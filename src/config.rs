@@ -43,7 +43,7 @@
 use crate::fit::{Optimizer, SabrBeta};
 use crate::names::{UnknownName, parse_name};
 use crate::slice::{DayCount, Objective, Weighting};
-use crate::surface::{CalendarPolicy, SurfaceModel, SurfaceOptions};
+use crate::surface::{AfterLast, BeforeFirst, CalendarPolicy, SurfaceModel, SurfaceOptions};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
@@ -66,6 +66,29 @@ pub struct ConfigError {
     pub expected: &'static str,
     /// What was given.
     pub got: String,
+}
+
+/// What the surface answers before its first expiry ([`BeforeFirst`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum BeforeFirstName {
+    /// Implied vol flat in time at each `k` ([`BeforeFirst::FlatVol`]).
+    FlatVol,
+    /// No answer ([`BeforeFirst::Refuse`]).
+    Refuse,
+}
+
+/// What the surface answers after its last expiry ([`AfterLast`]; the vol of
+/// `forward-variance` is [`CalibrateConfig::after_last_vol`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum AfterLastName {
+    /// Constant forward variance ([`AfterLast::ForwardVariance`]).
+    ForwardVariance,
+    /// No answer ([`AfterLast::Refuse`]).
+    Refuse,
 }
 
 /// The objective's name (the kind of [`Objective`]; the weight of the bid–ask objective's mid
@@ -366,6 +389,18 @@ pub struct CalibrateConfig {
     /// Largest bid or ask vol of a vol quote kept.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_vol: Option<Limit>,
+    /// Smallest forward vol between consecutive served smiles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_forward_vol: Option<f64>,
+    /// The surface before its first expiry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before_first: Option<BeforeFirstName>,
+    /// The surface after its last expiry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_last: Option<AfterLastName>,
+    /// The forward vol after the last expiry (`off`: the last interval's ATM forward vol).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_last_vol: Option<Limit>,
 }
 
 impl CalibrateConfig {
@@ -389,6 +424,10 @@ impl CalibrateConfig {
             max_iv_spread: self.max_iv_spread.or(base.max_iv_spread),
             max_log_moneyness: self.max_log_moneyness.or(base.max_log_moneyness),
             max_vol: self.max_vol.or(base.max_vol),
+            min_forward_vol: self.min_forward_vol.or(base.min_forward_vol),
+            before_first: self.before_first.or(base.before_first),
+            after_last: self.after_last.or(base.after_last),
+            after_last_vol: self.after_last_vol.or(base.after_last_vol),
         }
     }
 
@@ -472,6 +511,50 @@ impl CalibrateConfig {
         if let Some(l) = self.max_vol {
             f.max_vol = l.get();
         }
+        let e = &mut opts.extrapolation;
+        if let Some(v) = self.min_forward_vol {
+            if !(v > 0.0 && v <= 10.0) {
+                return Err(ConfigError {
+                    key: "min_forward_vol",
+                    expected: "a number in (0, 10]",
+                    got: v.to_string(),
+                });
+            }
+            e.min_forward_vol = v;
+        }
+        if let Some(b) = self.before_first {
+            e.before_first = match b {
+                BeforeFirstName::FlatVol => BeforeFirst::FlatVol,
+                BeforeFirstName::Refuse => BeforeFirst::Refuse,
+            };
+        }
+        let vol = match self.after_last_vol {
+            Some(l) => l.get(),
+            None => match e.after_last {
+                AfterLast::ForwardVariance { vol } => vol,
+                AfterLast::Refuse => None,
+            },
+        };
+        if let Some(v) = vol
+            && v > 10.0
+        {
+            return Err(ConfigError {
+                key: "after_last_vol",
+                expected: "a number in (0, 10] or `off`",
+                got: v.to_string(),
+            });
+        }
+        match self.after_last {
+            Some(AfterLastName::Refuse) => e.after_last = AfterLast::Refuse,
+            Some(AfterLastName::ForwardVariance) => {
+                e.after_last = AfterLast::ForwardVariance { vol };
+            }
+            None => {
+                if let AfterLast::ForwardVariance { vol: v } = &mut e.after_last {
+                    *v = vol;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -500,6 +583,19 @@ impl CalibrateConfig {
             max_iv_spread: Some(Limit::of(f.max_iv_spread)),
             max_log_moneyness: Some(Limit::of(f.max_log_moneyness)),
             max_vol: Some(Limit::of(f.max_vol)),
+            min_forward_vol: Some(opts.extrapolation.min_forward_vol),
+            before_first: Some(match opts.extrapolation.before_first {
+                BeforeFirst::FlatVol => BeforeFirstName::FlatVol,
+                BeforeFirst::Refuse => BeforeFirstName::Refuse,
+            }),
+            after_last: Some(match opts.extrapolation.after_last {
+                AfterLast::ForwardVariance { .. } => AfterLastName::ForwardVariance,
+                AfterLast::Refuse => AfterLastName::Refuse,
+            }),
+            after_last_vol: match opts.extrapolation.after_last {
+                AfterLast::ForwardVariance { vol } => Some(Limit::of(vol)),
+                AfterLast::Refuse => None,
+            },
         }
     }
 }

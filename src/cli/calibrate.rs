@@ -7,7 +7,9 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
-use volfit::config::{BetaSetting, CalibrateConfig, Limit, ObjectiveName};
+use volfit::config::{
+    AfterLastName, BeforeFirstName, BetaSetting, CalibrateConfig, Limit, ObjectiveName,
+};
 use volfit::fit::Optimizer;
 use volfit::output::{assign_components, path_component, write_atomic};
 use volfit::plot::{
@@ -87,6 +89,23 @@ pub struct OptionFlags {
     /// Drop vol quotes whose bid, ask (or mid) vol is above this, or `off` [default: 10].
     #[arg(long, value_name = "MAX|off", allow_negative_numbers = true)]
     max_vol: Option<Limit>,
+    /// Smallest forward vol between consecutive served smiles: each expiry is served at
+    /// least this squared times the time between them above the previous one at every
+    /// strike [default: 0.01].
+    #[arg(long, value_name = "VOL", allow_negative_numbers = true)]
+    min_forward_vol: Option<f64>,
+    /// The surface before its first expiry: flat implied vol in time, or no answer
+    /// [default: flat-vol].
+    #[arg(long, value_enum)]
+    before_first: Option<BeforeFirstName>,
+    /// The surface after its last expiry: constant forward variance, or no answer
+    /// [default: forward-variance].
+    #[arg(long, value_enum)]
+    after_last: Option<AfterLastName>,
+    /// Forward vol after the last expiry, or `off` for the last interval's ATM forward vol
+    /// [default: off].
+    #[arg(long, value_name = "VOL|off", allow_negative_numbers = true)]
+    after_last_vol: Option<Limit>,
 }
 
 impl OptionFlags {
@@ -109,6 +128,10 @@ impl OptionFlags {
             max_iv_spread: self.max_iv_spread,
             max_log_moneyness: self.max_log_moneyness,
             max_vol: self.max_vol,
+            min_forward_vol: self.min_forward_vol,
+            before_first: self.before_first,
+            after_last: self.after_last,
+            after_last_vol: self.after_last_vol,
         }
     }
 

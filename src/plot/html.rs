@@ -120,15 +120,15 @@ td.fl {{ min-width: 300px; font-size: 12px; }}
 </style></head><body>
 <h1>{t}</h1>
 <p class="summary"><span>expiries fitted: <b>{n}</b></span><span>flagged: <b class="{fc}">{flagged}</b></span>
-<span>quotes used: <b>{q}</b></span><span>calendar-free: <b class="{cc}">{cf}</b></span>
+<span>quotes used: <b>{q}</b></span><span>arbitrage-free (served surface, whole plane): <b class="{cc}">{cf}</b></span>
 <span>fit time: <b>{fit:.1} ms</b></span><span>total: <b>{tot:.1} ms</b></span></p>
 "#,
         t = esc(&title),
         n = run.slices.len(),
         fc = if flagged > 0 { "bad" } else { "ok" },
         q = run.ingest.quotes_used,
-        cc = if run.calendar_free { "ok" } else { "bad" },
-        cf = run.calendar_free,
+        cc = if run.arbitrage_free { "ok" } else { "bad" },
+        cf = run.arbitrage_free,
         fit = run.timing_micros.fit / 1e3,
         tot = run.timing_micros.total / 1e3,
     );
@@ -201,10 +201,60 @@ td.fl {{ min-width: 300px; font-size: 12px; }}
         );
     }
     h.push_str("</table>\n");
-    // Calendar findings, dropped and failed expiries.
-    if !run.calendar.violations.is_empty() || !run.calendar.wing_crossings.is_empty() {
+    // The one arbitrage verdict: the served surface on the plane, then the fits' repairs.
+    let p = &run.plane;
+    let _ = writeln!(
+        h,
+        "<h2>Static arbitrage</h2>\n<p><b class=\"{}\">{}</b>. Served surface: calendar {} on \
+         the real line at the expiries; plane scan of {} points (k in [{:.2}, {:.2}], {} times \
+         before, at, between and after the expiries): {} calendar, {} butterfly, {} without a \
+         finite positive local vol.</p>\n<p class=\"note\">Domain: {}.</p>",
+        if run.arbitrage_free { "ok" } else { "bad" },
+        if run.arbitrage_free {
+            "No static arbitrage found"
+        } else {
+            "ARBITRAGE FOUND"
+        },
+        if run.calendar_free {
+            "free"
+        } else {
+            "NOT free"
+        },
+        p.points,
+        p.grid.k_range[0],
+        p.grid.k_range[1],
+        p.grid.times.len(),
+        p.calendar,
+        p.butterfly,
+        p.local_vol_undefined,
+        esc(&run.arbitrage_domain)
+    );
+    if !run.calendar.served.is_empty() {
+        let end = |x: Option<f64>, inf: &str| x.map_or(inf.to_string(), |x| format!("{x:.3}"));
+        let rows: Vec<String> = run
+            .calendar
+            .served
+            .iter()
+            .map(|r| {
+                format!(
+                    "T {:.4}: k in [{}, {}]",
+                    r.t,
+                    end(r.k_from, "−∞"),
+                    end(r.k_to, "+∞")
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            h,
+            "<p>Served from the previous expiry's smile (raised by the minimum forward variance), \
+             where the expiry's own fit would dip below it: {}</p>",
+            esc(&rows.join("; "))
+        );
+    }
+    if !run.calendar.violations.is_empty() {
         h.push_str(
-            "<h2>Calendar check</h2>\n<table><tr><th>T earlier</th><th>T later</th>\
+            "<h3>Calendar violations of the fits on their quoted range (repaired)</h3>\n\
+             <table><tr><th>T earlier</th><th>T later</th>\
                     <th>k range</th><th>shortfall</th><th>left</th><th>action</th></tr>\n",
         );
         for v in &run.calendar.violations {
@@ -223,19 +273,6 @@ td.fl {{ min-width: 300px; font-size: 12px; }}
             );
         }
         h.push_str("</table>\n");
-        if !run.calendar.wing_crossings.is_empty() {
-            let pairs: Vec<String> = run
-                .calendar
-                .wing_crossings
-                .iter()
-                .map(|(a, b)| format!("{a:.3}→{b:.3}"))
-                .collect();
-            let _ = writeln!(
-                h,
-                "<p>Wing slopes decrease in T (calendar arbitrage far beyond the quotes) for: {}</p>",
-                esc(&pairs.join(", "))
-            );
-        }
     }
     if !run.dropped.is_empty() || !run.failed.is_empty() {
         h.push_str("<h2>Expiries not in the surface</h2>\n<table><tr><th>expiry / T</th><th>reason</th></tr>\n");

@@ -1,7 +1,9 @@
-//! Total implied variance per expiry, with the calendar check's violations marked.
+//! Total implied variance per expiry as served (fits raised where they would dip below the
+//! previous expiry), with what the plane scan found marked.
 
 use super::ChartInput;
 use super::style::{BAD, DrawResult, as_of, err, expiry_short, k_range, span, viridis, y_name};
+use crate::surface::VolSurface;
 use plotters::coord::Shift;
 use plotters::prelude::{
     BLACK, ChartBuilder, Color, Cross, DrawingArea, DrawingBackend, LineSeries, PathElement,
@@ -18,9 +20,12 @@ pub(super) fn draw_total_variance<DB: DrawingBackend>(
     let ks: Vec<f64> = (0..=n)
         .map(|j| k0 + (k1 - k0) * f64::from(j) / f64::from(n))
         .collect();
-    let ws: Vec<Vec<f64>> = slices
-        .iter()
-        .map(|s| ks.iter().map(|&k| s.model.w(k)).collect())
+    let ws: Vec<Vec<f64>> = (0..slices.len())
+        .map(|i| {
+            ks.iter()
+                .map(|&k| input.surface.served_w(i, k).unwrap_or(f64::NAN))
+                .collect()
+        })
         .collect();
     let (_, w1) = span(ws.iter().flatten().copied(), 0.05);
     root.fill(&WHITE).map_err(err)?;
@@ -39,18 +44,20 @@ pub(super) fn draw_total_variance<DB: DrawingBackend>(
         .y_label_area_size(70)
         .build_cartesian_2d(k0..k1, 0.0..w1)
         .map_err(err)?;
-    // What the marks mean: the calendar check's domain is per pair of expiries.
-    let left = input
-        .report
-        .calendar
-        .violations
-        .iter()
-        .filter(|v| v.remaining > 0.0)
-        .count();
+    // What the marks mean: the one verdict (served smiles and the plane scan).
+    let plane = &input.report.plane;
+    let fixed = input.report.calendar.violations.len();
     let x_desc = format!(
-        "log-moneyness k = ln(K/F)   ·   calendar check: each pair of consecutive expiries on the \
-         union of their quoted k ranges ({left} violations left; {} pairs' wing slopes cross beyond)",
-        input.report.calendar.wing_crossings.len()
+        "log-moneyness k = ln(K/F)   ·   served surface: calendar {} on the real line; plane scan \
+         {} points, {} calendar / {} butterfly failures ({fixed} fit violations repaired)",
+        if input.report.calendar.calendar_free {
+            "free"
+        } else {
+            "ARBITRAGE"
+        },
+        plane.points,
+        plane.calendar,
+        plane.butterfly
     );
     chart
         .configure_mesh()
@@ -79,25 +86,13 @@ pub(super) fn draw_total_variance<DB: DrawingBackend>(
                 });
         }
     }
-    // The calendar check's violations left after repair: where the later expiry dips below
-    // the earlier one (marked on the earlier curve, inside the violation's k range).
-    let mut crossings = Vec::new();
-    for v in input
-        .report
-        .calendar
-        .violations
+    // The plane scan's calendar failures at the expiries (none on a served surface).
+    let crossings: Vec<(f64, f64)> = plane
+        .worst
         .iter()
-        .filter(|v| v.remaining > 0.0)
-    {
-        let Some(i) = slices.iter().position(|s| s.t == v.t_earlier) else {
-            continue;
-        };
-        for (j, &k) in ks.iter().enumerate().step_by(4) {
-            if k >= v.k_range[0] && k <= v.k_range[1] {
-                crossings.push((k, ws[i][j]));
-            }
-        }
-    }
+        .filter(|p| p.failure == crate::surface::PlaneFailure::Calendar && p.k >= k0 && p.k <= k1)
+        .map(|p| (p.k, input.surface.total_variance(p.k, p.t)))
+        .collect();
     if !crossings.is_empty() {
         chart
             .draw_series(
@@ -106,7 +101,7 @@ pub(super) fn draw_total_variance<DB: DrawingBackend>(
                     .map(|&p| Cross::new(p, 4, BAD.stroke_width(1))),
             )
             .map_err(err)?
-            .label("w decreases in T here (calendar arbitrage found by the check)")
+            .label("w decreases in T here (calendar arbitrage found by the plane scan)")
             .legend(|(x, y)| Cross::new((x + 9, y), 5, BAD.stroke_width(2)));
     }
     chart

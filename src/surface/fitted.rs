@@ -573,7 +573,7 @@ impl FittedSurface {
     fn locate(&self, t: f64) -> Loc {
         let s = &self.slices;
         let n = s.len();
-        if t <= s[0].t {
+        if t < s[0].t {
             return Loc::Before;
         }
         if t >= s[n - 1].t {

@@ -15,20 +15,28 @@
 //!   with severities that rank expiries worst first.
 //! * [`grid`] — the queries on `strikes × times` grids of ndarray views, rows in parallel.
 //!
-//! **Interpolation** between expiries `tᵢ < t < tᵢ₊₁` is linear in total variance at fixed
-//! log-forward-moneyness `k = ln(K/F(t))`: `w(k, t) = (1−λ)wᵢ(k) + λwᵢ₊₁(k)`,
-//! `λ = (t − tᵢ)/(tᵢ₊₁ − tᵢ)`; it is free of calendar arbitrage wherever the expiries are
-//! (`wᵢ₊₁ ≥ wᵢ`), which [`calibrate_surface`] checks. Forwards and discount factors are
-//! interpolated log-linearly (constant rates between expiries), from the spot at `t = 0` when
-//! the chain gives one.
+//! **Served smiles.** Each expiry is served as its fitted smile raised, where it would dip
+//! below, to the previous served smile plus `σ_min²·Δt` (the pointwise maximum at fixed `k`:
+//! [`envelope`], [`Extrapolation::min_forward_vol`]), so the served expiries increase in `t`
+//! at every `k` of the real line, wings included, and each stays free of butterfly
+//! arbitrage (the maximum of two call-price curves is one). Where the served smile switches
+//! from one fit to another the density has an atom ([`FittedSurface::atoms`]).
 //!
-//! **Extrapolation.** Before the first expiry the implied vol is flat in time at each `k`:
-//! `w(k, t) = w₁(k)·t/t₁` (so local vol is the first expiry's, scaled; a short-expiry policy
-//! that keeps local vol finite and positive as `t → 0`). After the last expiry the forward
-//! variance is flat at each `k`: `w(k, t) = wₙ(k) + (t − tₙ)·max(0, ∂ₜw)` with `∂ₜw` of the
-//! last interval (`wₙ/tₙ` for a single expiry). In strike the models' own wings are used: SVI
-//! fits keep Lee's bound `b(1 + |ρ|) ≤ 2`; SABR smiles continue linearly in `w` beyond the
-//! scan range with the edge slope capped at Lee's bound.
+//! **Interpolation** between expiries `tᵢ < t < tᵢ₊₁` is linear in total variance at fixed
+//! log-forward-moneyness `k = ln(K/F(t))`: `w(k, t) = (1−λ)w̃ᵢ(k) + λw̃ᵢ₊₁(k)`,
+//! `λ = (t − tᵢ)/(tᵢ₊₁ − tᵢ)` between the served smiles, so `∂ₜw ≥ σ_min² > 0`. (Butterfly
+//! freedom of the interpolated smiles is not implied by the nodes' and is checked by the
+//! plane scan, [`arbitrage::plane_scan`], at seven interior times per interval.) Forwards and
+//! discount factors are interpolated log-linearly (constant rates between expiries), from the
+//! spot at `t = 0` when the chain gives one.
+//!
+//! **Extrapolation** ([`Extrapolation`], stored in `surface.json`). Before the first expiry
+//! the implied vol is flat in time at each `k`: `w(k, t) = w₁(k)·t/t₁` ([`BeforeFirst`]; free
+//! of arbitrage by construction). After the last expiry the forward variance is constant:
+//! `w(k, t) = w̃ₙ(k) + σ∞²(t − tₙ)` with `σ∞` the last interval's ATM forward vol or a given
+//! one ([`AfterLast`]); local vol there is `σ∞/√g`. Either can refuse instead (NaN). In strike
+//! the models' own wings are used: SVI fits keep Lee's bound `b(1 + |ρ|) ≤ 2`; SABR smiles
+//! continue linearly in `w` beyond the scan range with the edge slope capped at Lee's bound.
 //!
 //! **Domain of the queries.** `t` finite and `> 0` (`≥ 0` for forwards and discount
 //! factors); strikes finite and `> 0`; `k` finite.
@@ -46,7 +54,7 @@
 
 pub mod arbitrage;
 mod build;
-mod envelope;
+pub mod envelope;
 mod extrapolation;
 mod file;
 mod fitted;

@@ -79,7 +79,9 @@ fn report_echoes_the_default_options() {
         "day_count": "act365", "calendar": "repair", "sabr_beta": "default", "min_quotes": 5,
         "keep_outliers": false, "keep_no_bid": false, "keep_crossed_or_locked": false,
         "keep_one_tick_bid": false, "max_iv_spread": "off",
-        "max_log_moneyness": volfit::slice::MAX_LOG_MONEYNESS, "max_vol": 10.0
+        "max_log_moneyness": volfit::slice::MAX_LOG_MONEYNESS, "max_vol": 10.0,
+        "min_forward_vol": 0.01, "before_first": "flat-vol", "after_last": "forward-variance",
+        "after_last_vol": "off"
     });
     assert_eq!(o, &expected);
 }
@@ -421,4 +423,61 @@ fn failed_calibrations_report_and_exit_codes() {
     let (code, err, _) = calibrate(glob.to_str().unwrap(), &out_glob, &["--min-quotes", "1000"]);
     assert_eq!(code, 2, "{err}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The extrapolation policy flags reach surface.json (and report.json's echo), and a surface
+/// calibrated with `--after-last refuse --before-first refuse` answers nothing outside its
+/// expiries while `vol` inside them is unchanged.
+#[test]
+fn extrapolation_policy_flags_are_stored() {
+    let out = tmp("extrap");
+    let (code, err, report) = calibrate(
+        &sample(),
+        &out,
+        &[
+            "--min-forward-vol",
+            "0.05",
+            "--before-first",
+            "refuse",
+            "--after-last",
+            "refuse",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let opts = &report.unwrap()["options"];
+    assert_eq!(opts["min_forward_vol"], 0.05);
+    assert_eq!(opts["before_first"], "refuse");
+    assert_eq!(opts["after_last"], "refuse");
+    let surface = json(&out.join("surface.json"));
+    let e = &surface["extrapolation"];
+    assert_eq!(e["min_forward_vol"], 0.05);
+    assert_eq!(e["before_first"], "refuse");
+    assert_eq!(e["after_last"]["kind"], "refuse");
+    let path = out.join("surface.json");
+    let s = volfit::surface::FittedSurface::load(&path).unwrap();
+    let (first, last) = (s.slices()[0].t, s.slices().last().unwrap().t);
+    let f = s.slices()[0].forward;
+    for (t, ok) in [(0.5 * first, false), (first, true), (1.5 * last, false)] {
+        let o = volfit(
+            &[
+                "vol",
+                path.to_str().unwrap(),
+                "--strike",
+                &f.to_string(),
+                "--t",
+                &t.to_string(),
+            ],
+            "",
+        );
+        assert_eq!(o.status.success(), ok, "t {t}: {:?}", o);
+    }
+    // `--after-last-vol` sets σ∞; a bad value is an error naming the key.
+    let (code, err, _) = calibrate(&sample(), &out, &["--after-last-vol", "0.3"]);
+    assert_eq!(code, 0, "{err}");
+    let s = volfit::surface::FittedSurface::load(&path).unwrap();
+    assert_eq!(s.after_last_vol(), Some(0.3));
+    let (code, err, _) = calibrate(&sample(), &out, &["--min-forward-vol", "-1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("min_forward_vol"), "{err}");
+    std::fs::remove_dir_all(&out).ok();
 }

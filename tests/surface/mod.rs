@@ -5,6 +5,7 @@ mod flags;
 mod metrics;
 mod qmoms;
 mod queries;
+mod served;
 
 use crate::common::{CHAIN_FILES, shared_data};
 use std::sync::Arc;
