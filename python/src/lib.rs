@@ -6,6 +6,7 @@
 //! subclass of `VolfitError`, never as PyO3's `PanicException`. Broadcasting,
 //! pandas and the friendlier signatures live in the Python half (`pysrc/volfit/__init__.py`).
 
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -20,7 +21,8 @@ use volfit::plot::{ChartInput, ImageFormat, render_all, write_report_html};
 use volfit::quotes::{Chain, Format, read_chains};
 use volfit::slice::SmileSlice;
 use volfit::surface::{
-    FittedSurface, RunReport, SurfaceModel, SurfaceOptions, VolSurface, calibrate_surface,
+    Extrapolation, FittedSurface, RunReport, SurfaceModel, SurfaceOptions, VolSurface,
+    calibrate_surface,
 };
 
 create_exception!(
@@ -374,6 +376,47 @@ fn model(name: &str) -> PyResult<SurfaceModel> {
     name.parse::<SurfaceModel>().map_err(err)
 }
 
+/// An instant from ISO 8601 text: with an offset (`2026-03-27T08:00:00Z`,
+/// `2026-03-27 10:00:00+02:00`), without one (taken as UTC), or a bare date (midnight UTC).
+fn instant(raw: &str) -> PyResult<DateTime<Utc>> {
+    let s = raw.trim();
+    // Python's str(datetime) separates date and time with a space.
+    let s = if s.len() > 10 && s.as_bytes()[10] == b' ' {
+        format!("{}T{}", &s[..10], &s[11..])
+    } else {
+        s.to_string()
+    };
+    if let Ok(t) = DateTime::parse_from_rfc3339(&s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    // ISO 8601 beyond RFC 3339: minutes without seconds, `Z`, `+0200`.
+    let zoned = match s.strip_suffix(['Z', 'z']) {
+        Some(head) => format!("{head}+00:00"),
+        None => s.clone(),
+    };
+    for fmt in [
+        "%Y-%m-%dT%H:%M%:z",
+        "%Y-%m-%dT%H:%M%z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+    ] {
+        if let Ok(t) = DateTime::parse_from_str(&zoned, fmt) {
+            return Ok(t.with_timezone(&Utc));
+        }
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(&s, fmt) {
+            return Ok(t.and_utc());
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
+        return Ok(d.and_time(NaiveTime::MIN).and_utc());
+    }
+    Err(err(format!(
+        "expiry {raw:?} is not an ISO 8601 date or time (2026-03-27T08:00:00Z; without an \
+         offset it is taken as UTC; a bare date 2026-03-27 is midnight UTC)"
+    )))
+}
+
 /// A fitted volatility surface (see `volfit.Surface` for the Python interface).
 #[pyclass(module = "volfit._volfit", frozen)]
 struct Surface {
@@ -382,6 +425,18 @@ struct Surface {
     fit_report: Option<volfit::surface::SurfaceReport>,
     chain: Option<Chain>,
     opts: SurfaceOptions,
+}
+
+impl Surface {
+    fn need_as_of(&self) -> PyResult<()> {
+        if self.inner.as_of().is_none() {
+            return Err(err(
+                "the surface has no as_of date, so expiry dates have no year fraction: query \
+                 by t with vol()",
+            ));
+        }
+        Ok(())
+    }
 }
 
 fn map2<'py>(
@@ -592,6 +647,113 @@ impl Surface {
     /// The arbitrage check of the surface as JSON.
     fn check_json(&self) -> PyResult<String> {
         guard(|| serde_json::to_string(&self.inner.arbitrage_check()).map_err(err))
+    }
+
+    /// The snapshot time of the data (RFC 3339), when known.
+    fn as_of(&self) -> PyResult<Option<String>> {
+        guard(|| Ok(self.inner.as_of().map(|t| t.to_rfc3339())))
+    }
+
+    /// The day count that turns expiry dates into year fractions (`act365`, `act36525`).
+    fn day_count(&self) -> PyResult<&'static str> {
+        guard(|| Ok(self.inner.day_count().name()))
+    }
+
+    /// Year fractions from `as_of` to each expiry (ISO 8601 text); NaN for an expiry not
+    /// after `as_of`. Errors without an `as_of` or for text that is not a date.
+    fn year_fraction<'py>(
+        &self,
+        py: Python<'py>,
+        expiry: Vec<String>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        guard(|| {
+            let s = &self.inner;
+            self.need_as_of()?;
+            let e = expiry
+                .iter()
+                .map(|x| instant(x))
+                .collect::<PyResult<Vec<_>>>()?;
+            let out = py.detach(move || {
+                e.iter()
+                    .map(|&x| s.year_fraction(x).unwrap_or(f64::NAN))
+                    .collect::<Vec<f64>>()
+            });
+            Ok(out.into_pyarray(py))
+        })
+    }
+
+    /// Implied vols at (strike, expiry) pairs, expiries as ISO 8601 text
+    /// (`FittedSurface::vol_at`); NaN where the surface has no vol. Errors without an
+    /// `as_of` or for text that is not a date.
+    fn vol_at<'py>(
+        &self,
+        py: Python<'py>,
+        strike: PyReadonlyArray1<'py, f64>,
+        expiry: Vec<String>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        guard(|| {
+            let s = &self.inner;
+            self.need_as_of()?;
+            let k = strike.as_slice()?.to_vec();
+            same_len(k.len(), &[expiry.len()])?;
+            let e = expiry
+                .iter()
+                .map(|x| instant(x))
+                .collect::<PyResult<Vec<_>>>()?;
+            let out = py.detach(move || {
+                k.iter()
+                    .zip(&e)
+                    .map(|(&k, &x)| s.vol_at(k, x).unwrap_or(f64::NAN))
+                    .collect::<Vec<f64>>()
+            });
+            Ok(out.into_pyarray(py))
+        })
+    }
+
+    /// The extrapolation policy as JSON (as in `surface.json`).
+    fn extrapolation_json(&self) -> PyResult<String> {
+        guard(|| serde_json::to_string(&self.inner.extrapolation()).map_err(err))
+    }
+
+    /// The forward vol after the last expiry; `None` when the policy refuses queries there.
+    fn after_last_vol(&self) -> PyResult<Option<f64>> {
+        guard(|| Ok(self.inner.after_last_vol()))
+    }
+
+    /// The surface under another extrapolation policy (JSON, as in `surface.json`; every
+    /// field required by the Python half, which fills them from the current policy). The
+    /// fits are the same; the run report is not carried over (it describes the calibrated
+    /// surface's policy).
+    fn with_extrapolation_json(&self, py: Python<'_>, policy: &str) -> PyResult<Surface> {
+        guard(|| {
+            let p: Extrapolation = serde_json::from_str(policy)
+                .map_err(|e| err(format!("extrapolation policy: {e}")))?;
+            // The policy's own message (with_extrapolation wraps it as a file-format error).
+            p.check()
+                .map_err(|e| err(format!("extrapolation policy: {e}")))?;
+            let inner = py
+                .detach(|| self.inner.clone().with_extrapolation(p))
+                .map_err(|e| err(format!("extrapolation policy: {e}")))?;
+            Ok(Surface {
+                inner,
+                report: None,
+                fit_report: None,
+                chain: self.chain.clone(),
+                opts: SurfaceOptions {
+                    extrapolation: p,
+                    ..self.opts.clone()
+                },
+            })
+        })
+    }
+
+    /// The point masses of the density at time `t`: `(k, mass)` pairs
+    /// (`FittedSurface::atoms`).
+    fn atoms(&self, py: Python<'_>, t: f64) -> PyResult<Vec<(f64, f64)>> {
+        guard(|| {
+            let s = &self.inner;
+            Ok(py.detach(move || s.atoms(t)))
+        })
     }
 
     /// Draws the charts (and report.html when the surface was calibrated here) into `dir`;

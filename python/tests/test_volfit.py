@@ -249,3 +249,250 @@ def test_extrapolated_and_digital_on_a_real_surface():
     up = volfit.black_price("call", f, k + h, t_mid, s.vol(k + h, t_mid))
     dn = volfit.black_price("call", f, k - h, t_mid, s.vol(k - h, t_mid))
     assert np.allclose(c / d[0], -(up - dn) / (2 * h), rtol=0, atol=2e-6)
+
+
+# --- Dates, extrapolation policy, atoms and the plane scan (issue 15) ----------------------
+
+BTC_FILE = SHARED / "data" / "deribit" / "deribit_options_snapshot_20260215T153420Z.csv"
+
+
+@pytest.fixture(scope="module")
+def btc():
+    if not BTC_FILE.exists():
+        pytest.skip("../shared/data not present")
+    return volfit.calibrate_surface(BTC_FILE, underlying="BTC")
+
+
+def _file_rows():
+    """The BTC rows of the snapshot, read with the csv module (not volfit)."""
+    import csv
+
+    with open(BTC_FILE, newline="") as f:
+        return [r for r in csv.DictReader(f) if r["currency"] == "BTC"]
+
+
+def test_vol_at_is_the_vol_at_the_hand_computed_act365_year_fraction(btc):
+    import datetime as dt
+
+    rows = _file_rows()
+    as_of = dt.datetime.fromisoformat(rows[0]["timestamp"])
+    assert btc.as_of() == as_of and btc.day_count() == "act365"
+    # The file's time_to_maturity is ACT/365.25 from the snapshot: the surface's ACT/365 year
+    # fraction is it times 365.25/365.
+    row = next(r for r in rows if r["expiry_datetime"].startswith("2026-03-27"))
+    expiry = dt.datetime.fromisoformat(row["expiry_datetime"])
+    t_hand = (expiry - as_of).total_seconds() / (365 * 86400)
+    assert abs(float(btc.year_fraction(expiry)) / t_hand - 1) < 1e-9
+    assert abs(t_hand / (float(row["time_to_maturity"]) * 365.25 / 365) - 1) < 1e-6
+    K = np.array([50_000.0, 60_000.0, 70_000.0, 80_000.0, 100_000.0])
+    want = btc.vol(K, t_hand)
+    assert np.all(np.isfinite(want))
+    got = btc.vol_at(K, expiry)
+    assert got.shape == K.shape and np.allclose(got, want, rtol=1e-9, atol=0)
+    # The same instant written every accepted way gives the same vols bit for bit.
+    plus2 = dt.timezone(dt.timedelta(hours=2))
+    for e in [expiry.astimezone(plus2), expiry.replace(tzinfo=None), "2026-03-27T08:00:00Z",
+              "2026-03-27T10:00:00+02:00", "2026-03-27 08:00", "2026-03-27T08:00:00",
+              np.datetime64("2026-03-27T08:00"), __import__("pandas").Timestamp(expiry)]:
+        assert np.array_equal(btc.vol_at(K, e), got), e
+    # A bare date is midnight UTC; an expiry between fitted ones is interpolated.
+    t_mid = (dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc) - as_of).total_seconds() / (365 * 86400)
+    assert np.allclose(btc.vol_at(K, dt.date(2026, 5, 1)), btc.vol(K, t_mid), rtol=1e-9, atol=0)
+    assert np.allclose(btc.vol_at(K, "2026-05-01"), btc.vol(K, t_mid), rtol=1e-9, atol=0)
+    # Broadcast over strikes and expiries.
+    grid = btc.vol_at(K[:, None], [expiry, "2026-05-01"])
+    assert grid.shape == (5, 2) and np.array_equal(grid[:, 0], got)
+    assert isinstance(btc.vol_at(70_000.0, expiry), float)
+    # At a fitted expiry's own date the vol is the slice's, exactly.
+    p = btc.params()[3]
+    assert btc.vol_at(70_000.0, p["expiry"]) == btc.vol(70_000.0, p["t"])
+    # Before the snapshot: no vol. Not a date: a ValueError that is a VolfitError.
+    assert math.isnan(btc.vol_at(70_000.0, "2026-02-01"))
+    for bad in ["27 March 2026", "2026-13-01", 3.5, None]:
+        with pytest.raises(ValueError) as e:
+            btc.vol_at(70_000.0, bad)
+        assert isinstance(e.value, volfit.VolfitError)
+
+
+def test_vol_at_survives_save_and_load(btc, tmp_path):
+    btc.save(tmp_path / "s.json")
+    back = volfit.Surface.load(tmp_path / "s.json")
+    assert back.as_of() == btc.as_of() and back.day_count() == btc.day_count()
+    K = np.linspace(50_000.0, 90_000.0, 9)
+    assert np.array_equal(back.vol_at(K, "2026-04-01T00:00Z"), btc.vol_at(K, "2026-04-01T00:00Z"))
+
+
+def test_vol_at_needs_an_as_of(tmp_path):
+    s = volfit.calibrate_surface(SAMPLE)
+    s.save(tmp_path / "s.json")
+    doc = json.loads((tmp_path / "s.json").read_text())
+    doc["as_of"] = None
+    (tmp_path / "s.json").write_text(json.dumps(doc))
+    back = volfit.Surface.load(tmp_path / "s.json")
+    assert back.as_of() is None
+    with pytest.raises(volfit.VolfitError, match="as_of"):
+        back.vol_at(100_000.0, "2030-01-01")
+
+
+def test_extrapolation_policy_default_and_after_last(btc):
+    pol = btc.extrapolation()
+    assert pol == {"min_forward_vol": 0.01, "before_first": "flat_vol",
+                   "after_last": {"kind": "forward_variance", "vol": None},
+                   "calendar_envelope": True}
+    ts = [p["t"] for p in btc.params()]
+    t_n = ts[-1]
+    k = np.array([-0.5, 0.0, 0.4])
+
+    def w(s, t):
+        return s.total_variance(k, t)
+
+    # After the last expiry: w(k, t) = w_n(k) + σ∞²(t − t_n), with σ∞ = after_last_vol().
+    sig = btc.after_last_vol()
+    assert 0.01 <= sig < 2.0
+    for t in [1.1 * t_n, 2.0 * t_n]:
+        assert np.allclose(w(btc, t), w(btc, t_n) + sig**2 * (t - t_n), rtol=1e-12, atol=0)
+    fixed = btc.with_extrapolation(after_last=0.8)
+    assert fixed.after_last_vol() == 0.8
+    assert fixed.extrapolation()["after_last"] == {"kind": "forward_variance", "vol": 0.8}
+    assert np.allclose(w(fixed, 2 * t_n), w(btc, t_n) + 0.64 * t_n, rtol=1e-12, atol=0)
+    # Refused after the last expiry: NaN there, by t and by date, the rest unchanged.
+    refuse = btc.with_extrapolation(after_last="refuse")
+    assert refuse.extrapolation()["after_last"] == {"kind": "refuse"}
+    assert refuse.after_last_vol() is None
+    F = float(btc.forward(t_n))
+    assert np.all(np.isnan(refuse.vol(F * np.exp(k), 1.5 * t_n)))
+    assert np.isnan(refuse.vol_at(F, "2027-06-01"))
+    assert not np.isnan(btc.vol_at(F, "2027-06-01"))
+    mid = 0.5 * (ts[4] + ts[5])
+    assert np.array_equal(refuse.vol(F * np.array([0.8, 1.0, 1.2]), mid),
+                          btc.vol(F * np.array([0.8, 1.0, 1.2]), mid))
+    assert refuse.report() is None and btc.report() is not None
+    assert btc.extrapolation() == pol  # the original surface is unchanged
+    # The policy is stored with the surface.
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        refuse.save(pathlib.Path(d) / "s.json")
+        back = volfit.Surface.load(pathlib.Path(d) / "s.json")
+    assert back.extrapolation() == refuse.extrapolation()
+    assert np.isnan(back.vol(F, 1.5 * t_n))
+
+
+def test_extrapolation_before_first_and_min_forward_vol(btc):
+    ts = [p["t"] for p in btc.params()]
+    k = np.array([-0.3, 0.0, 0.2])
+    t = 0.4 * ts[0]
+    # Flat vol before the first expiry at each k: w(k, t) = w_1(k)·t/t_1.
+    assert np.allclose(btc.total_variance(k, t), btc.total_variance(k, ts[0]) * t / ts[0],
+                       rtol=1e-12, atol=0)
+    refuse = btc.with_extrapolation(before_first="refuse")
+    assert np.all(np.isnan(refuse.total_variance(k, t)))
+    assert np.all(np.isfinite(refuse.total_variance(k, ts[0])))
+    # Each expiry served at least σ_min²·Δt above the previous one at every k.
+    s = btc.with_extrapolation(min_forward_vol=0.3)
+    kk = np.linspace(-1.5, 1.5, 61)
+    for a, b in zip(ts, ts[1:]):
+        gap = s.total_variance(kk, b) - s.total_variance(kk, a)
+        assert np.all(gap >= 0.09 * (b - a) * (1 - 1e-9)), (a, b, gap.min())
+    assert s.check()["arbitrage_free"]
+
+
+@pytest.mark.parametrize("policy, what", [
+    ({"min_forward_vol": 0.0}, "min_forward_vol"),
+    ({"min_forward_vol": -0.1}, "min_forward_vol"),
+    ({"min_forward_vol": float("nan")}, "min_forward_vol"),
+    ({"min_forward_vol": 11.0}, "min_forward_vol"),
+    ({"min_forward_vol": "0.1"}, "min_forward_vol"),
+    ({"min_forward_vol": True}, "min_forward_vol"),
+    ({"before_first": "linear"}, "before_first"),
+    ({"after_last": "nope"}, "after_last"),
+    ({"after_last": -0.2}, "after_last"),
+    ({"after_last": float("inf")}, "after_last"),
+    ({"after_last": {"kind": "flat"}}, "after_last"),
+    ({"after_last": {"kind": "refuse", "vol": 0.3}}, "after_last"),
+    ({"after_last": None}, "after_last"),
+    ({"calendar_envelope": 1}, "calendar_envelope"),
+    ({"sigma_min": 0.1}, "sigma_min"),
+])
+def test_bad_extrapolation_values_are_value_errors(policy, what):
+    s = volfit.calibrate_surface(SAMPLE)
+    with pytest.raises(ValueError, match=what) as e:
+        s.with_extrapolation(**policy)
+    assert isinstance(e.value, volfit.VolfitError)
+    assert not isinstance(e.value, volfit.InternalError)
+
+
+def _sinh_grid(lo, hi, n, scale=0.02, extra=()):
+    k = scale * np.sinh(np.linspace(np.arcsinh(lo / scale), np.arcsinh(hi / scale), n))
+    return np.unique(np.concatenate([k, np.asarray(extra, dtype=float)]))
+
+
+def test_atoms_with_the_density_integrate_to_one_on_a_real_chain(btc):
+    ts = [p["t"] for p in btc.params()]
+    served = btc.check()["calendar"]["served"]
+    assert served, "the BTC chain has expiries served an earlier smile"
+    t_borrow = served[0]["t"]
+    for t in [t_borrow, 0.5 * (ts[4] + ts[5])]:
+        atoms = btc.atoms(t)
+        assert atoms and all(m > 0 and math.isfinite(m) for _, m in atoms), atoms
+        F = float(btc.forward(t))
+        # ∫ density dK on a grid dense near the money, wide in the wings (the fitted left wing
+        # holds mass below K = 1e-5·F), with the atoms' k as breakpoints.
+        ka = [a for a, _ in atoms]
+        k = _sinh_grid(-200.0, 200.0, 200_001, extra=ka + [np.nextafter(a, -np.inf) for a in ka])
+        K = F * np.exp(k)
+        d = btc.density(K, t)
+        assert np.all(np.isfinite(d)) and np.all(d >= 0)
+        continuous = np.trapezoid(d * K, k) if hasattr(np, "trapezoid") else np.trapz(d * K, k)
+        total = continuous + sum(m for _, m in atoms)
+        assert abs(total - 1.0) < 2e-6, (t, continuous, total)
+    assert 1.0 - continuous > 1e-4  # without the atoms it would not
+    # Each mass is the jump of the digital −∂C/∂K across its strike, from Black prices of the
+    # surface's vols by one-sided second-order differences.
+    t = t_borrow
+    F = float(btc.forward(t))
+    for ka, mass in btc.atoms(t):
+        if mass < 1e-8:
+            continue
+        K0 = F * math.exp(ka)
+        h = 1e-5 * K0
+
+        def c(K):
+            return volfit.black_price("call", F, K, t, btc.vol(K, t))
+
+        right = (-3 * c(K0) + 4 * c(K0 + h) - c(K0 + 2 * h)) / (2 * h)
+        left = (3 * c(K0) - 4 * c(K0 - h) + c(K0 - 2 * h)) / (2 * h)
+        assert abs((right - left) / mass - 1) < 1e-3, (ka, mass, right - left)
+    assert btc.atoms(-1.0) == [] and btc.atoms(float("nan")) == []
+    assert btc.atoms(0.5 * ts[0]) == []  # before the first expiry: its fit, scaled
+
+
+def test_check_exposes_the_plane_scan(btc):
+    c = btc.check()
+    plane = c["plane"]
+    n = len(btc.params())
+    grid = plane["grid"]
+    # 5 times before the first expiry, every expiry, 7 inside each interval, 5 after.
+    assert len(grid["times"]) == 5 + n + 7 * (n - 1) + 5
+    assert grid["k_points"] == 241 and plane["points"] == len(grid["times"]) * 241
+    assert grid["k_range"][0] <= -1.0 and grid["k_range"][1] >= 1.0
+    assert plane["calendar"] == plane["butterfly"] == plane["local_vol_undefined"] == 0
+    assert plane["by_region"] == [0, 0, 0, 0] and plane["worst"] == []
+    assert c["arbitrage_free"] and "(k, t)" in c["domain"]
+    # The scan's verdict, seen through the queries: local vol finite and positive at every
+    # grid point.
+    T = np.array(grid["times"])[None, :]
+    k = np.linspace(grid["k_range"][0], grid["k_range"][1], grid["k_points"])[:, None]
+    lv = btc.local_vol(btc.forward(T) * np.exp(k), T)
+    assert np.all(np.isfinite(lv) & (lv > 0))
+    # The raw fits (no calendar envelope) cross: the scan finds it and names the points.
+    raw = btc.with_extrapolation(calendar_envelope=False).check()
+    assert not raw["arbitrage_free"] and raw["plane"]["calendar"] > 0
+    assert sum(raw["plane"]["by_region"]) > 0
+    worst = next(p for p in raw["plane"]["worst"] if p["region"] == "between")
+    assert worst["failure"] == "calendar" and worst["value"] < 0
+    # There w falls in t at fixed k on the raw fits, and not on the served surface.
+    t2 = worst["t"] * np.array([1 - 1e-6, 1 + 1e-6])
+    raw_w = btc.with_extrapolation(calendar_envelope=False).total_variance(worst["k"], t2)
+    served_w = btc.total_variance(worst["k"], t2)
+    assert raw_w[1] < raw_w[0] and served_w[1] > served_w[0]

@@ -632,7 +632,8 @@ impl FittedSurface {
         let (m, e) = (&self.models, &self.served);
         match loc {
             Loc::Before => {
-                if self.extrapolation.before_first == BeforeFirst::Refuse {
+                // `locate` puts the first expiry itself in `Before`: it is fitted, not refused.
+                if t < s[0].t && self.extrapolation.before_first == BeforeFirst::Refuse {
                     return VarianceDerivatives::NAN;
                 }
                 let (w, w1, w2) = e[0].w_derivs(m, k);

@@ -341,3 +341,36 @@ fn expiry_dates_query_like_their_year_fractions() {
     let old: volfit::surface::FittedSurface = serde_json::from_value(v).unwrap();
     assert_eq!(old.day_count(), DayCount::Act365);
 }
+
+/// A refusing policy refuses strictly outside the expiries: the first and last expiries
+/// themselves answer with their fits.
+#[test]
+fn refusing_policies_still_answer_at_the_first_and_last_expiry() {
+    use volfit::surface::{AfterLast, BeforeFirst, Extrapolation};
+    let (chains, _) = read_chains(
+        shared_data("deribit/deribit_options_snapshot_20260215T153420Z.csv"),
+        Format::Auto,
+    )
+    .unwrap();
+    let (s, _) = calibrate_surface(&chains[0], &SurfaceOptions::default()).unwrap();
+    let r = s
+        .clone()
+        .with_extrapolation(Extrapolation {
+            before_first: BeforeFirst::Refuse,
+            after_last: AfterLast::Refuse,
+            ..s.extrapolation()
+        })
+        .unwrap();
+    let (t1, tn) = (s.slices()[0].t, s.slices().last().unwrap().t);
+    for t in [t1, tn] {
+        for k in [-0.3, 0.0, 0.2] {
+            assert_eq!(
+                r.total_variance(k, t),
+                s.total_variance(k, t),
+                "k {k}, t {t}"
+            );
+        }
+    }
+    assert!(r.total_variance(0.0, t1.next_down()).is_nan());
+    assert!(r.total_variance(0.0, tn.next_up()).is_nan());
+}

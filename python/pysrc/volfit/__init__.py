@@ -16,7 +16,9 @@ never as PyO3's ``PanicException`` (a ``BaseException`` that ``except Exception`
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
+import math
 from typing import Any, Iterable, Optional, Sequence, Union
 
 import numpy as np
@@ -27,6 +29,7 @@ from ._volfit import FORMATS, MODELS, OPTIMIZERS, SABR_EXPANSIONS, InternalError
 __all__ = [
     "VolfitError",
     "InternalError",
+    "VolfitValueError",
     "MODELS",
     "OPTIMIZERS",
     "FORMATS",
@@ -43,6 +46,105 @@ __all__ = [
 ]
 
 ArrayLike = Union[float, Sequence[float], np.ndarray]
+
+
+class VolfitValueError(VolfitError, ValueError):
+    """A value volfit cannot use (an extrapolation policy out of its domain, text that is not
+    a date): both a :class:`VolfitError` and a ``ValueError``."""
+
+
+def _value_error(call: Any) -> Any:
+    """Runs ``call``, raising the core's (non-internal) errors as :class:`VolfitValueError`."""
+    try:
+        return call()
+    except InternalError:
+        raise
+    except VolfitValueError:
+        raise
+    except VolfitError as e:
+        raise VolfitValueError(str(e)) from None
+
+
+def _iso(x: Any) -> str:
+    """One expiry as ISO 8601 text: aware datetimes converted to UTC, naive ones (and numpy
+    datetime64, which has no zone) taken as UTC, a date as midnight UTC, text passed on for
+    the core to parse."""
+    if isinstance(x, str):
+        return x
+    if isinstance(x, np.datetime64):
+        if np.isnat(x):
+            raise VolfitValueError("expiry is NaT")
+        return str(np.datetime_as_string(x, unit="us"))
+    if isinstance(x, _dt.datetime):  # pandas Timestamps too
+        if x.tzinfo is not None and x.utcoffset() is not None:
+            x = x.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+        return x.isoformat()
+    if isinstance(x, _dt.date):
+        return x.isoformat()
+    raise VolfitValueError(
+        f"expiry must be a datetime, a date, numpy datetime64 or ISO 8601 text, got {type(x).__name__}: {x!r}"
+    )
+
+
+def _instants(expiry: Any) -> np.ndarray:
+    """Expiries (one or an array-like of them) as an object array of ISO 8601 text."""
+    if isinstance(expiry, (str, _dt.date, np.datetime64)):
+        a = np.empty((), dtype=object)
+        a[()] = expiry
+    else:
+        a = np.asarray(expiry)
+        if a.dtype.kind != "M":
+            a = np.asarray(expiry, dtype=object)
+    out = np.empty(a.shape, dtype=object)
+    for i, x in np.ndenumerate(a):
+        out[i] = _iso(x.to_pydatetime() if hasattr(x, "to_pydatetime") else x)
+    return out
+
+
+_BEFORE_FIRST = ("flat_vol", "refuse")
+_AFTER_LAST = ("forward_variance", "refuse")
+_POLICY_KEYS = ("min_forward_vol", "before_first", "after_last", "calendar_envelope")
+
+
+def _real(name: str, v: Any) -> float:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise VolfitValueError(f"{name} must be a number, got {type(v).__name__}: {v!r}")
+    x = float(v)
+    if not math.isfinite(x):
+        raise VolfitValueError(f"{name} must be finite, got {x}")
+    return x
+
+
+def _policy_value(key: str, v: Any) -> Any:
+    """One setting of :meth:`Surface.with_extrapolation` in the form of ``surface.json``."""
+    if key == "min_forward_vol":
+        return _real(key, v)
+    if key == "calendar_envelope":
+        if not isinstance(v, (bool, np.bool_)):
+            raise VolfitValueError(f"calendar_envelope must be True or False, got {v!r}")
+        return bool(v)
+    if key == "before_first":
+        if v not in _BEFORE_FIRST:
+            raise VolfitValueError(f"before_first must be one of {list(_BEFORE_FIRST)}, got {v!r}")
+        return v
+    # after_last
+    if isinstance(v, str):
+        if v not in _AFTER_LAST:
+            raise VolfitValueError(
+                f"after_last must be one of {list(_AFTER_LAST)}, a forward vol, or a dict, got {v!r}")
+        return {"kind": v} if v == "refuse" else {"kind": v, "vol": None}
+    if isinstance(v, dict):
+        kind = v.get("kind")
+        if kind not in _AFTER_LAST:
+            raise VolfitValueError(f"after_last['kind'] must be one of {list(_AFTER_LAST)}, got {kind!r}")
+        extra = set(v) - ({"kind"} if kind == "refuse" else {"kind", "vol"})
+        if extra:
+            raise VolfitValueError(f"after_last of kind {kind!r}: unknown field(s) {sorted(extra)}")
+        if kind == "refuse":
+            return {"kind": kind}
+        vol = v.get("vol")
+        return {"kind": kind, "vol": None if vol is None else _real("after_last vol", vol)}
+    return {"kind": "forward_variance", "vol": _real("after_last (a forward vol)", v)}
 
 
 def _floats(*xs: Any) -> tuple[tuple[int, ...], list[np.ndarray]]:
@@ -216,8 +318,108 @@ class Surface:
         return None if r is None else json.loads(r)
 
     def check(self) -> dict:
-        """Static-arbitrage check: butterfly per expiry, calendar between expiries."""
+        """The static-arbitrage verdict of the served surface (what ``volfit check`` prints).
+
+        Keys: ``arbitrage_free`` (no butterfly or calendar arbitrage in the served smiles and
+        none on the plane scan); ``butterfly`` (per expiry: t, min_g, free); ``calendar`` (the
+        fits' gaps on their quoted ranges, the served smiles' verdict on the real line,
+        ``served``: where an expiry is served an earlier one's smile); ``plane``, the dense
+        (k, t) scan before, at, between and after the expiries with the wings: ``grid``
+        (``k_range``, ``k_points``, ``times``), ``points``, the failing-point counts
+        ``calendar``, ``butterfly``, ``local_vol_undefined``, ``by_region`` (``[before, at
+        expiry, between, after]``) and ``worst`` (up to 20 failing points); and ``domain``,
+        the domain of the verdict in words.
+        """
         return json.loads(self._s.check_json())
+
+    def as_of(self) -> Optional[_dt.datetime]:
+        """The snapshot time of the data (timezone-aware UTC), when known: the origin of
+        :meth:`year_fraction`."""
+        a = self._s.as_of()
+        if a is None:
+            return None
+        return _dt.datetime.fromisoformat(a.replace("Z", "+00:00")).astimezone(_dt.timezone.utc)
+
+    def day_count(self) -> str:
+        """The day count that turns expiry dates into the surface's year fractions:
+        ``"act365"`` (seconds / (365 × 86 400), the default) or ``"act36525"``."""
+        return self._s.day_count()
+
+    def year_fraction(self, expiry: Any) -> Any:
+        """Year fraction from :meth:`as_of` to ``expiry`` under :meth:`day_count` (the ``t``
+        :meth:`vol_at` queries at); NaN for an expiry not after ``as_of``. ``expiry`` as in
+        :meth:`vol_at`, one or an array of them."""
+        e = _instants(expiry)
+        flat = _value_error(lambda: self._s.year_fraction(list(e.ravel())))
+        return _out(e.shape, flat)
+
+    def vol_at(self, strike: ArrayLike, expiry: Any) -> Any:
+        """Implied Black vol at ``strike`` for an expiry *date*: the vol at
+        ``t = year_fraction(expiry)`` (from :meth:`as_of` under :meth:`day_count`).
+
+        ``expiry``: a ``datetime`` (timezone-aware, converted to UTC, or naive, taken as UTC),
+        a ``date`` (midnight UTC), a numpy ``datetime64`` or pandas ``Timestamp``, or ISO 8601
+        text (``"2026-03-27T08:00:00Z"``; without an offset UTC, a bare date midnight UTC);
+        one, or an array of them broadcast against ``strike``. NaN where the surface has no
+        vol (an expiry not after ``as_of``, or outside the extrapolation policy). Raises
+        :class:`VolfitValueError` for an expiry that is not a date, :class:`VolfitError` for a
+        surface without ``as_of``.
+
+        >>> s.vol_at([60_000, 70_000], datetime.datetime(2026, 3, 27, 8, tzinfo=datetime.timezone.utc))  # doctest: +SKIP
+        """
+        e = _instants(expiry)
+        k = np.asarray(strike, dtype=np.float64)
+        kb, eb = np.broadcast_arrays(k, e)
+        flat = _value_error(lambda: self._s.vol_at(
+            np.ascontiguousarray(kb, dtype=np.float64).ravel(), list(eb.ravel())))
+        return _out(kb.shape, flat)
+
+    def extrapolation(self) -> dict:
+        """How the surface answers outside its expiries (as stored in ``surface.json``):
+        ``min_forward_vol`` (each expiry served at least ``min_forward_vol² · Δt`` above the
+        previous one), ``before_first`` (``"flat_vol"`` or ``"refuse"``), ``after_last``
+        (``{"kind": "forward_variance", "vol": σ∞ or None}`` — None: the last interval's ATM
+        forward vol, see :meth:`after_last_vol` — or ``{"kind": "refuse"}``) and
+        ``calendar_envelope`` (serve fits raised to the previous expiry where they dip)."""
+        return json.loads(self._s.extrapolation_json())
+
+    def after_last_vol(self) -> Optional[float]:
+        """The forward vol σ∞ after the last expiry, ``w(k, t) = w_n(k) + σ∞²(t − t_n)``;
+        None when the policy refuses queries after the last expiry."""
+        return self._s.after_last_vol()
+
+    def with_extrapolation(self, **policy: Any) -> "Surface":
+        """A new surface with the same fits under another extrapolation policy; the settings
+        not given keep their current values (see :meth:`extrapolation`):
+
+        - ``min_forward_vol``: a number in (0, 10];
+        - ``before_first``: ``"flat_vol"`` or ``"refuse"`` (NaN before the first expiry);
+        - ``after_last``: ``"forward_variance"`` (σ∞ from the last interval), a number (σ∞
+          itself, in (0, 10]), ``"refuse"`` (NaN after the last expiry), or the dict of
+          :meth:`extrapolation`;
+        - ``calendar_envelope``: True or False.
+
+        Raises :class:`VolfitValueError` (a ``ValueError``) for an unknown setting or a value
+        out of its domain. The new surface has no run report (:meth:`report` is None); this
+        one is unchanged.
+        """
+        unknown = sorted(set(policy) - set(_POLICY_KEYS))
+        if unknown:
+            raise VolfitValueError(
+                f"unknown extrapolation setting(s) {unknown}: expected {list(_POLICY_KEYS)}")
+        current = self.extrapolation()
+        for key, v in policy.items():
+            current[key] = _policy_value(key, v)
+        text = json.dumps(current, allow_nan=False)
+        return Surface(_value_error(lambda: self._s.with_extrapolation_json(text)))
+
+    def atoms(self, t: float) -> list:
+        """The point masses of the risk-neutral distribution at expiry ``t``, as ``[(k,
+        mass), …]`` with ``k = ln(K/F(t))``: where the served smile switches from one expiry's
+        fit to another's, the call price has a convex kink and ``P(F_T > K)`` drops by
+        ``mass``. :meth:`density` is the continuous part; with the atoms it integrates to one.
+        Empty when the served smiles at ``t`` are single fits (or ``t`` is not positive)."""
+        return [(float(k), float(m)) for k, m in self._s.atoms(float(t))]
 
     def charts(self, out_dir: str, formats: Iterable[str] = ("png", "svg"),
                overlay: Optional[str] = "sabr") -> list:
