@@ -632,7 +632,6 @@ impl FittedSurface {
         let (m, e) = (&self.models, &self.served);
         match loc {
             Loc::Before => {
-                // `locate` puts the first expiry itself in `Before`: it is fitted, not refused.
                 if t < s[0].t && self.extrapolation.before_first == BeforeFirst::Refuse {
                     return VarianceDerivatives::NAN;
                 }

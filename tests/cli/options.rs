@@ -469,7 +469,7 @@ fn extrapolation_policy_flags_are_stored() {
             ],
             "",
         );
-        assert_eq!(o.status.success(), ok, "t {t}: {:?}", o);
+        assert_eq!(o.status.success(), ok, "t {t}: {o:?}");
     }
     // `--after-last-vol` sets σ∞; a bad value is an error naming the key.
     let (code, err, _) = calibrate(&sample(), &out, &["--after-last-vol", "0.3"]);
