@@ -74,28 +74,45 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 scan.by_region,
                 worst
             );
-            let cost: Vec<String> = report
-                .slices
-                .iter()
-                .filter_map(|x| {
-                    x.repair.as_ref().map(|r| {
-                        format!(
-                            "t={:.4}: {:.5}->{:.5} ({})",
-                            x.t,
-                            r.rmse_before,
-                            r.rmse_after,
-                            if r.what.contains("served") {
-                                "served"
-                            } else {
-                                "refit"
-                            }
-                        )
-                    })
-                })
-                .collect();
-            if !cost.is_empty() {
-                println!("    repairs (RMSE vol): {}", cost.join(", "));
+            // What serving cost on the quotes: the served smile against the fit (after any
+            // refit) at each quote, per expiry where they differ.
+            let mut cost = Vec::new();
+            for (i, x) in report.slices.iter().enumerate() {
+                let fit = s.slices()[i].model;
+                let rmse = |f: &dyn Fn(f64) -> f64| {
+                    let n = x.quotes.len().max(1) as f64;
+                    (x.quotes
+                        .iter()
+                        .map(|q| (f(q.k) - q.mid_iv).powi(2))
+                        .sum::<f64>()
+                        / n)
+                        .sqrt()
+                };
+                let raw = rmse(&|k| (fit.w(k).max(0.0) / x.t).sqrt());
+                let served = rmse(&|k| (s.served_w(i, k).unwrap().max(0.0) / x.t).sqrt());
+                if (served - raw).abs() > 1e-9 {
+                    cost.push(format!("t={:.4}: {:.5}->{:.5}", x.t, raw, served));
+                }
             }
+            let atoms = s
+                .slices()
+                .iter()
+                .map(|x| s.atoms(x.t).iter().map(|a| a.1).sum::<f64>())
+                .fold(0.0, f64::max);
+            println!("    largest atom mass at an expiry: {atoms:.2e}");
+            let refits = report
+                .calendar
+                .violations
+                .iter()
+                .filter(|v| matches!(v.action, volfit::surface::CalendarAction::Refit { .. }))
+                .count();
+            println!(
+                "    {refits} fit repairs (refits); {} k-ranges served from an earlier expiry; served on quotes differs on {} expiries{}{}",
+                report.calendar.served.len(),
+                cost.len(),
+                if cost.is_empty() { "" } else { ": RMSE vol " },
+                cost.join(", ")
+            );
         }
     }
     Ok(())
