@@ -294,11 +294,11 @@ impl PlaneGrid {
     /// Fractions of the first expiry's `t` scanned before it.
     pub const BEFORE: [f64; 5] = [0.02, 0.1, 0.3, 0.6, 0.9];
     /// Interior points scanned per interval between expiries.
-    pub const BETWEEN: usize = 7;
+    pub const BETWEEN: usize = 5;
     /// Multiples of the last expiry's `t` scanned after it.
     pub const AFTER: [f64; 5] = [1.1, 1.5, 2.0, 3.0, 5.0];
     /// Points in `k`.
-    pub const K_POINTS: usize = 241;
+    pub const K_POINTS: usize = 161;
 
     /// The grid for expiries `ts` (sorted) with quoted `k` range `quoted` (their union).
     pub fn new(ts: &[f64], quoted: [f64; 2]) -> PlaneGrid {

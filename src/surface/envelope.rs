@@ -20,8 +20,8 @@
 //! derived from the stored fits when the surface is built or loaded, so `surface.json` is
 //! unchanged and loads back to the same served smiles bit for bit.
 //!
-//! **Domain.** Crossings are located on `|k| ≤ 10⁸` (a `sinh` grid: spacing 0.02 near the
-//! money, 2% relative in the wings, every local minimum of the gap searched by Brent's
+//! **Domain.** Crossings are located on `|k| ≤ 10⁸` (a `sinh` grid: spacing 0.05 near the
+//! money, 5% relative in the wings, every local minimum of the gap searched by Brent's
 //! method, every sign change bisected to rounding), beyond any strike a double can hold
 //! relative to its forward (`|k| ≤ 745`).
 
@@ -48,7 +48,7 @@ pub(crate) struct Envelope {
 /// Largest `|u|` of the crossing grid `k = sinh(u)` (`sinh(19.1) ≈ 10⁸`).
 const U_MAX: f64 = 19.1;
 /// Grid spacing in `u`.
-const U_STEP: f64 = 0.02;
+const U_STEP: f64 = 0.05;
 
 impl Envelope {
     pub fn single(model: usize) -> Envelope {

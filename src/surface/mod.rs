@@ -26,7 +26,7 @@
 //! log-forward-moneyness `k = ln(K/F(t))`: `w(k, t) = (1−λ)w̃ᵢ(k) + λw̃ᵢ₊₁(k)`,
 //! `λ = (t − tᵢ)/(tᵢ₊₁ − tᵢ)` between the served smiles, so `∂ₜw ≥ σ_min² > 0`. (Butterfly
 //! freedom of the interpolated smiles is not implied by the nodes' and is checked by the
-//! plane scan, [`arbitrage::plane_scan`], at seven interior times per interval.) Forwards and
+//! plane scan, [`arbitrage::plane_scan`], at five interior times per interval.) Forwards and
 //! discount factors are interpolated log-linearly (constant rates between expiries), from the
 //! spot at `t = 0` when the chain gives one.
 //!

@@ -49,7 +49,7 @@ fn every_shared_chain_is_arbitrage_free_on_the_plane() {
                 check.plane.worst.first(),
                 check.butterfly.iter().find(|b| !b.free)
             );
-            assert!(check.plane.points >= 14_000);
+            assert!(check.plane.points >= 5_000);
             let raw = s
                 .clone()
                 .with_extrapolation(Extrapolation {
