@@ -472,9 +472,9 @@ def test_check_exposes_the_plane_scan(btc):
     plane = c["plane"]
     n = len(btc.params())
     grid = plane["grid"]
-    # 5 times before the first expiry, every expiry, 7 inside each interval, 5 after.
-    assert len(grid["times"]) == 5 + n + 7 * (n - 1) + 5
-    assert grid["k_points"] == 241 and plane["points"] == len(grid["times"]) * 241
+    # 5 times before the first expiry, every expiry, 5 inside each interval, 5 after.
+    assert len(grid["times"]) == 5 + n + 5 * (n - 1) + 5
+    assert grid["k_points"] == 161 and plane["points"] == len(grid["times"]) * 161
     assert grid["k_range"][0] <= -1.0 and grid["k_range"][1] >= 1.0
     assert plane["calendar"] == plane["butterfly"] == plane["local_vol_undefined"] == 0
     assert plane["by_region"] == [0, 0, 0, 0] and plane["worst"] == []
