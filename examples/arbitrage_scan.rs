@@ -10,19 +10,9 @@ use std::path::PathBuf;
 use volfit::quotes::{Format, read_chains};
 use volfit::surface::{SurfaceOptions, calibrate_surface};
 
-const CHAINS: [&str; 11] = [
-    "deribit/deribit_options_snapshot_20251230T173115Z.csv",
-    "deribit/deribit_options_snapshot_20260215T153420Z.csv",
-    "deribit/deribit_options_snapshot_20260415T161504Z.csv",
-    "deribit/deribit_api_book_20200521.csv",
-    "spx_gatheral/spx_ivols_20050915.csv",
-    "spx_gatheral/spx_ivols_20170424.csv",
-    "spx_gatheral/spx_ivols_20170519.csv",
-    "spx_gatheral/spx_ivols_20191220.csv",
-    "spx_gatheral/spx_optionmetrics_20050915.csv",
-    "spx_gatheral/spx_optionmetrics_20110915.csv",
-    "spx_cboe_2011/SPX-Options-24jan2011.csv",
-];
+#[path = "common/chains.rs"]
+mod chains;
+use chains::CHAIN_FILES as CHAINS;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();

@@ -19,8 +19,8 @@ use volfit::plot::{
 use volfit::quotes::{Chain, Format, IngestReport, read_chains};
 use volfit::slice::{DayCount, Weighting};
 use volfit::surface::{
-    CalendarPolicy, RunReport, SurfaceError, SurfaceModel, SurfaceOptions, calibrate_surface,
-    failure_report,
+    CalendarPolicy, CalibrationFailure, RunReport, SurfaceError, SurfaceModel, SurfaceOptions,
+    SurfaceReport, calibrate_surface, calibrate_surface_or_report,
 };
 
 /// The calibration options of `volfit calibrate`: each flag is a key of
@@ -470,7 +470,13 @@ struct Done {
 
 /// A calibration that fitted no expiry: report.json with the reasons (rejected rows, dropped
 /// and failed expiries, `error`), no surface.json (a previous run's is removed), and the error.
-fn write_failure(j: &Job, a: &Args, why: &str, clock: Instant) -> anyhow::Result<Done> {
+fn write_failure(
+    j: &Job,
+    a: &Args,
+    why: &str,
+    report: &SurfaceReport,
+    clock: Instant,
+) -> anyhow::Result<Done> {
     std::fs::create_dir_all(&j.dir)
         .with_context(|| format!("cannot create {}", j.dir.display()))?;
     let stale = j.dir.join("surface.json");
@@ -480,16 +486,7 @@ fn write_failure(j: &Job, a: &Args, why: &str, clock: Instant) -> anyhow::Result
         }
         _ => {}
     }
-    let report = failure_report(&j.chain, &a.opts);
-    let mut json = RunReport::new(
-        &j.file.display().to_string(),
-        &j.ingest,
-        &j.chain,
-        &report,
-        j.ingest_micros,
-        0.0,
-    );
-    json.options = Some(a.echo);
+    let mut json = run_report(j, a, report);
     json.error = Some(format!("no expiry could be fitted: {why}"));
     json.timing_micros.total = j.ingest_micros + clock.elapsed().as_secs_f64() * 1e6;
     let path = j.dir.join("report.json");
@@ -501,29 +498,38 @@ fn write_failure(j: &Job, a: &Args, why: &str, clock: Instant) -> anyhow::Result
     )
 }
 
+/// The run report of job `j` with the options echoed (the total is set by the caller).
+fn run_report(j: &Job, a: &Args, report: &SurfaceReport) -> RunReport {
+    let mut json = RunReport::new(
+        &j.file.display().to_string(),
+        &j.ingest,
+        &j.chain,
+        report,
+        j.ingest_micros,
+        0.0,
+    );
+    json.options = Some(a.echo);
+    json
+}
+
 fn calibrate_one(j: &Job, a: &Args) -> anyhow::Result<Done> {
     let clock = Instant::now();
     let opts = &a.opts;
-    let (surface, report) = match calibrate_surface(&j.chain, opts) {
+    let (surface, report) = match calibrate_surface_or_report(&j.chain, opts) {
         Ok(x) => x,
-        Err(SurfaceError::Empty(why)) => return write_failure(j, a, &why, clock),
-        Err(e) => {
-            return Err(e)
+        Err(CalibrationFailure {
+            error: SurfaceError::Empty(why),
+            report,
+        }) => return write_failure(j, a, &why, &report, clock),
+        Err(f) => {
+            return Err(f.error)
                 .with_context(|| shown(&format!("{}: {}", j.file.display(), j.chain.underlying)));
         }
     };
     std::fs::create_dir_all(&j.dir)
         .with_context(|| format!("cannot create {}", j.dir.display()))?;
     surface.save(j.dir.join("surface.json"))?;
-    let mut json = RunReport::new(
-        &j.file.display().to_string(),
-        &j.ingest,
-        &j.chain,
-        &report,
-        j.ingest_micros,
-        0.0,
-    );
-    json.options = Some(a.echo);
+    let mut json = run_report(j, a, &report);
     json.day_count = surface.day_count();
     let page = j.dir.join("report.html");
     let mut plot_note = String::new();

@@ -212,31 +212,39 @@ pub fn calibrate_surface(
     calibrate_or_report(chain, opts).map_err(|(e, _)| *e)
 }
 
-/// The report of a calibration of `chain` under `opts` that fitted no expiry: the quotes the
-/// filters rejected, the expiries dropped and every slice whose fit failed, with the reasons
-/// (what `report.json` says when [`calibrate_surface`] returns [`SurfaceError::Empty`]).
-/// `slices` is empty and `calendar_free` / `arbitrage_free` are `false`: no surface was built
-/// to be free of anything. It calibrates again (call it after a failure); on a chain that
-/// calibrates it returns that calibration's report.
+/// A calibration that built no surface: why, and the account of what was done (the quotes
+/// the filters rejected, the expiries dropped, every fit that failed, with the reasons).
+#[derive(Debug)]
+pub struct CalibrationFailure {
+    /// Why no surface was built ([`SurfaceError::Empty`] when no expiry was fitted).
+    pub error: SurfaceError,
+    /// The report: `slices` empty, `calendar_free` / `arbitrage_free` false (no surface was
+    /// built to be free of anything).
+    pub report: Box<SurfaceReport>,
+}
+
+/// [`calibrate_surface`], and on failure the report of what was done (what `report.json`
+/// says when no expiry could be fitted), from the same run.
+///
+/// # Errors
+/// [`CalibrationFailure`] when no surface could be built.
 ///
 /// ```
 /// use volfit::quotes::{Format, read_chains_from_str};
-/// use volfit::surface::{SurfaceOptions, calibrate_surface, failure_report};
+/// use volfit::surface::{SurfaceOptions, calibrate_surface_or_report};
 /// let text = "expiry,strike,kind,bid_iv,ask_iv,forward,as_of\n\
 ///             2030-01-01,100,call,0.2,0.21,100,2029-01-01\n";
 /// let (chains, _) = read_chains_from_str(text, std::path::Path::new("x.csv"), Format::Csv).unwrap();
-/// let opts = SurfaceOptions::default();
-/// assert!(calibrate_surface(&chains[0], &opts).is_err());
-/// let r = failure_report(&chains[0], &opts);
+/// let r = calibrate_surface_or_report(&chains[0], &SurfaceOptions::default()).unwrap_err().report;
 /// assert!(r.slices.is_empty() && r.failed.is_empty() && !r.arbitrage_free);
 /// assert_eq!(r.slice_report.dropped.len(), 1);
 /// assert_eq!(r.slice_report.dropped[0].reason.to_string(), "too few usable quotes (1 < 5)");
 /// ```
-pub fn failure_report(chain: &Chain, opts: &SurfaceOptions) -> SurfaceReport {
-    match calibrate_or_report(chain, opts) {
-        Ok((_, r)) => r,
-        Err((_, r)) => *r,
-    }
+pub fn calibrate_surface_or_report(
+    chain: &Chain,
+    opts: &SurfaceOptions,
+) -> Result<(FittedSurface, SurfaceReport), CalibrationFailure> {
+    calibrate_or_report(chain, opts).map_err(|(e, report)| CalibrationFailure { error: *e, report })
 }
 
 /// [`calibrate_surface`], with the report of what was done when it fails.

@@ -72,8 +72,8 @@ pub use arbitrage::{
     PlaneFailure, PlaneGrid, PlanePoint, PlaneRegion, PlaneScan, ServedRange,
 };
 pub use build::{
-    CalendarPolicy, OUTLIER_MIN_VOL, OUTLIER_SPREADS, SurfaceModel, SurfaceOptions,
-    calibrate_surface, failure_report,
+    CalendarPolicy, CalibrationFailure, OUTLIER_MIN_VOL, OUTLIER_SPREADS, SurfaceModel,
+    SurfaceOptions, calibrate_surface, calibrate_surface_or_report,
 };
 pub use extrapolation::{Location, TimeRegion};
 pub use file::SURFACE_FORMAT_VERSION;

@@ -60,20 +60,9 @@ pub fn read_csv(path: &PathBuf) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Every option-chain file of `../shared/data` (relative to it).
-pub const CHAIN_FILES: [&str; 11] = [
-    "deribit/deribit_options_snapshot_20251230T173115Z.csv",
-    "deribit/deribit_options_snapshot_20260215T153420Z.csv",
-    "deribit/deribit_options_snapshot_20260415T161504Z.csv",
-    "deribit/deribit_api_book_20200521.csv",
-    "spx_gatheral/spx_ivols_20050915.csv",
-    "spx_gatheral/spx_ivols_20170424.csv",
-    "spx_gatheral/spx_ivols_20170519.csv",
-    "spx_gatheral/spx_ivols_20191220.csv",
-    "spx_gatheral/spx_optionmetrics_20050915.csv",
-    "spx_gatheral/spx_optionmetrics_20110915.csv",
-    "spx_cboe_2011/SPX-Options-24jan2011.csv",
-];
+#[path = "../../examples/common/chains.rs"]
+mod chains;
+pub use chains::CHAIN_FILES;
 
 /// The first `n` quotes of a chain read from a Deribit snapshot, as rows of the API's JSON
 /// (`get_book_summary_by_currency`: `mark_iv` in percent, `underlying_price`,
