@@ -498,6 +498,23 @@ fn write_failure(
     )
 }
 
+/// Removes `dir/report.html` and the charts in `dir/plots` an earlier run wrote.
+fn remove_previous_page(dir: &Path) -> anyhow::Result<()> {
+    let page = dir.join("report.html");
+    match std::fs::remove_file(&page) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("cannot remove {}", page.display()));
+        }
+        _ => {}
+    }
+    let plots = dir.join("plots");
+    if plots.is_dir() {
+        remove_stale_charts(&plots, &[])
+            .with_context(|| format!("cannot remove stale charts in {}", plots.display()))?;
+    }
+    Ok(())
+}
+
 /// The run report of job `j` with the options echoed (the total is set by the caller).
 fn run_report(j: &Job, a: &Args, report: &SurfaceReport) -> RunReport {
     let mut json = RunReport::new(
@@ -570,6 +587,10 @@ fn calibrate_one(j: &Job, a: &Args) -> anyhow::Result<Done> {
         let plots = j.dir.join("plots");
         remove_stale_charts(&plots, &charts)
             .with_context(|| format!("cannot remove stale charts in {}", plots.display()))?;
+    } else {
+        // --no-plots into a reused directory: an earlier run's page and charts describe
+        // another snapshot, so they go (only the files volfit names).
+        remove_previous_page(&j.dir)?;
     }
     let timing = json.timing_micros;
     let path = j.dir.join("report.json");

@@ -1307,6 +1307,33 @@ fn a_reused_out_keeps_no_stale_charts() {
     assert!(stdout.contains(&total), "{stdout} vs {total}");
     let page = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(page.contains(&format!("total: <b>{total}</b>")), "{total}");
+    // A third run with --no-plots: the second run's page and charts describe another
+    // snapshot and go; the user's files stay.
+    let input = shared_data("deribit/deribit_options_snapshot_20251230T173115Z.csv");
+    let o = volfit(
+        &[
+            "calibrate",
+            input.to_str().unwrap(),
+            "--underlying",
+            "BTC",
+            "--no-plots",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!out.join("report.html").exists());
+    let left: Vec<String> = std::fs::read_dir(&plots)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut left = left;
+    left.sort();
+    assert_eq!(
+        left,
+        ["notes.png", "skew_01_20260217.png.bak", "skew_old.svg"]
+    );
     std::fs::remove_dir_all(&out).ok();
 }
 
