@@ -43,7 +43,7 @@
 use crate::fit::{Optimizer, SabrBeta};
 use crate::names::{UnknownName, parse_name};
 use crate::slice::{DayCount, Objective, Weighting};
-use crate::surface::{AfterLast, BeforeFirst, CalendarPolicy, SurfaceModel, SurfaceOptions};
+use crate::surface::{AfterLast, BeforeFirst, CalendarPolicy, SurfaceModel, SurfaceOptions, Wings};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
@@ -401,6 +401,9 @@ pub struct CalibrateConfig {
     /// The forward vol after the last expiry (`off`: the last interval's ATM forward vol).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub after_last_vol: Option<Limit>,
+    /// The wings beyond each expiry's quoted range.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wings: Option<Wings>,
 }
 
 impl CalibrateConfig {
@@ -428,6 +431,7 @@ impl CalibrateConfig {
             before_first: self.before_first.or(base.before_first),
             after_last: self.after_last.or(base.after_last),
             after_last_vol: self.after_last_vol.or(base.after_last_vol),
+            wings: self.wings.or(base.wings),
         }
     }
 
@@ -512,6 +516,9 @@ impl CalibrateConfig {
             f.max_vol = l.get();
         }
         let e = &mut opts.extrapolation;
+        if let Some(w) = self.wings {
+            e.wings = w;
+        }
         if let Some(v) = self.min_forward_vol {
             if !(v > 0.0 && v <= 10.0) {
                 return Err(ConfigError {
@@ -596,6 +603,7 @@ impl CalibrateConfig {
                 AfterLast::ForwardVariance { vol } => Some(Limit::of(vol)),
                 AfterLast::Refuse => None,
             },
+            wings: Some(opts.extrapolation.wings),
         }
     }
 }

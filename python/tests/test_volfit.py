@@ -395,6 +395,15 @@ def test_extrapolation_before_first_and_min_forward_vol(btc):
         gap = s.total_variance(kk, b) - s.total_variance(kk, a)
         assert np.all(gap >= 0.09 * (b - a) * (1 - 1e-9)), (a, b, gap.min())
     assert s.check()["arbitrage_free"]
+    # Linear wings: beyond the first expiry's quoted range w has no curvature (the second
+    # difference of total variance vanishes), inside it nothing changes.
+    lin = btc.with_extrapolation(wings="linear")
+    assert lin.extrapolation()["wings"] == "linear"
+    hi = max(q["k"] for q in btc.report()["slices"][0]["quotes"])
+    far = np.array([hi + 0.5, hi + 1.0, hi + 1.5])
+    w = lin.total_variance(far, ts[0])
+    assert abs(w[0] - 2 * w[1] + w[2]) < 1e-12 * w[1]
+    assert lin.total_variance(0.0, ts[0]) == btc.total_variance(0.0, ts[0])
 
 
 @pytest.mark.parametrize("policy, what", [

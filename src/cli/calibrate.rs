@@ -106,6 +106,10 @@ pub struct OptionFlags {
     /// [default: off].
     #[arg(long, value_name = "VOL|off", allow_negative_numbers = true)]
     after_last_vol: Option<Limit>,
+    /// Wings beyond each expiry's quoted range: the model's own, or linear in total
+    /// variance with the edge slope [default: model].
+    #[arg(long, value_enum)]
+    wings: Option<volfit::surface::Wings>,
 }
 
 impl OptionFlags {
@@ -132,6 +136,7 @@ impl OptionFlags {
             before_first: self.before_first,
             after_last: self.after_last,
             after_last_vol: self.after_last_vol,
+            wings: self.wings,
         }
     }
 

@@ -28,6 +28,47 @@
 use super::SliceModel;
 use crate::models::numerics::brent;
 
+/// Lee's moment bound on a wing slope of `w`, with a hair of margin.
+const LEE_SLOPE: f64 = 2.0 * (1.0 - 1e-9);
+
+/// An expiry's smile as the served surface evaluates it: its fit, continued linearly in `w`
+/// beyond `linear` (its quoted `k` range) under [`Wings::Linear`](super::Wings::Linear), with
+/// the edge slope (outward, at most Lee's bound 2).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Wing {
+    pub model: SliceModel,
+    pub linear: Option<[f64; 2]>,
+}
+
+impl Wing {
+    /// Total variance at `k`.
+    #[inline]
+    pub fn w(&self, k: f64) -> f64 {
+        match self.linear {
+            Some([lo, hi]) if k < lo || k > hi => self.w_derivs(k).0,
+            _ => self.model.w(k),
+        }
+    }
+
+    /// `(w, ∂w/∂k, ∂²w/∂k²)` at `k`.
+    #[inline]
+    pub fn w_derivs(&self, k: f64) -> (f64, f64, f64) {
+        let Some([lo, hi]) = self.linear else {
+            return self.model.w_derivs(k);
+        };
+        let (edge, lo_s, hi_s) = if k < lo {
+            (lo, -LEE_SLOPE, 0.0)
+        } else if k > hi {
+            (hi, 0.0, LEE_SLOPE)
+        } else {
+            return self.model.w_derivs(k);
+        };
+        let (w0, s, _) = self.model.w_derivs(edge);
+        let s = s.clamp(lo_s, hi_s);
+        (w0 + s * (k - edge), s, 0.0)
+    }
+}
+
 /// One piece of a served smile.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Piece {
@@ -73,14 +114,14 @@ impl Envelope {
 
     /// Total variance at `k`.
     #[inline]
-    pub fn w(&self, models: &[SliceModel], k: f64) -> f64 {
+    pub fn w(&self, models: &[Wing], k: f64) -> f64 {
         let p = self.piece(k);
         models[p.model].w(k) + p.shift
     }
 
     /// `(w, ∂w/∂k, ∂²w/∂k²)` at `k` (the right piece at a crossing).
     #[inline]
-    pub fn w_derivs(&self, models: &[SliceModel], k: f64) -> (f64, f64, f64) {
+    pub fn w_derivs(&self, models: &[Wing], k: f64) -> (f64, f64, f64) {
         let p = self.piece(k);
         let (w, w1, w2) = models[p.model].w_derivs(k);
         (w + p.shift, w1, w2)
@@ -105,11 +146,7 @@ impl Envelope {
 
 /// The served smiles of expiries `models` at times `ts` (sorted, as many), raised by
 /// `min_forward_variance · Δt` over their predecessors ([module doc](self)).
-pub(crate) fn served(
-    models: &[SliceModel],
-    ts: &[f64],
-    min_forward_variance: f64,
-) -> Vec<Envelope> {
+pub(crate) fn served(models: &[Wing], ts: &[f64], min_forward_variance: f64) -> Vec<Envelope> {
     let mut out: Vec<Envelope> = Vec::with_capacity(models.len());
     for i in 0..models.len() {
         if i == 0 {

@@ -4,7 +4,7 @@
 use super::arbitrage::{
     ArbitrageReport, ButterflyStatus, ServedRange, butterflies, calendar_report,
 };
-use super::envelope::{Envelope, served};
+use super::envelope::{Envelope, Wing, served};
 use super::{SliceModel, VarianceDerivatives, VolSurface};
 use crate::slice::DayCount;
 use chrono::{DateTime, Utc};
@@ -48,8 +48,9 @@ pub struct FittedSurface {
     pub(super) day_count: DayCount,
     /// How the surface answers outside its expiries (`surface.json`'s `extrapolation`).
     pub(super) extrapolation: Extrapolation,
-    /// The slices' fitted smiles, contiguous (what the served smiles' pieces index).
-    models: Vec<SliceModel>,
+    /// The slices' fitted smiles with the wing policy, contiguous (what the served smiles'
+    /// pieces index).
+    models: Vec<Wing>,
     /// The served smile of each expiry ([`super::envelope`]).
     served: Vec<Envelope>,
     /// Forward variance rate after the last expiry (`σ∞²`).
@@ -75,6 +76,8 @@ pub struct Extrapolation {
     pub before_first: BeforeFirst,
     /// After the last expiry.
     pub after_last: AfterLast,
+    /// The wings beyond each expiry's quoted range (default [`Wings::Model`]).
+    pub wings: Wings,
     /// Serve each expiry's smile raised to the previous one where it dips below (default
     /// `true`; [`super::envelope`]). `false` serves the fits as they are, calendar arbitrage
     /// and all ([`CalendarPolicy::Report`](super::CalendarPolicy::Report) sets it), for
@@ -85,12 +88,29 @@ pub struct Extrapolation {
 impl Default for Extrapolation {
     fn default() -> Self {
         Extrapolation {
+            wings: Wings::Model,
             calendar_envelope: true,
             min_forward_vol: 0.01,
             before_first: BeforeFirst::FlatVol,
             after_last: AfterLast::ForwardVariance { vol: None },
         }
     }
+}
+
+/// The wings of each expiry beyond its quoted `k` range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum Wings {
+    /// The fitted model's own wings (SVI: its asymptotes, slopes within Lee's bound; SABR:
+    /// the expansion on its scan range, then linear).
+    #[default]
+    Model,
+    /// Linear in total variance beyond the quoted range, with the edge slope (outward, at
+    /// most Lee's bound 2): no curvature the quotes did not show. `C¹` at the edges (unless the
+    /// edge slope had to be clamped); its
+    /// butterfly condition is checked by the served verdict and the plane scan, not implied.
+    Linear,
 }
 
 /// The surface before its first expiry `t₁`.
@@ -268,7 +288,13 @@ impl FittedSurface {
             node_ln_f.push(s.forward.ln());
             node_ln_d.push(s.discount.ln());
         }
-        let models: Vec<SliceModel> = slices.iter().map(|s| s.model).collect();
+        let models: Vec<Wing> = slices
+            .iter()
+            .map(|s| Wing {
+                model: s.model,
+                linear: None,
+            })
+            .collect();
         let mut out = FittedSurface {
             underlying,
             as_of,
@@ -290,6 +316,10 @@ impl FittedSurface {
     /// Derives the served smiles and the rate after the last expiry from the fits and the
     /// extrapolation policy.
     fn serve(&mut self) {
+        let linear = self.extrapolation.wings == Wings::Linear;
+        for (m, s) in self.models.iter_mut().zip(&self.slices) {
+            m.linear = s.quoted_k.filter(|_| linear);
+        }
         let ts: Vec<f64> = self.slices.iter().map(|s| s.t).collect();
         let sigma_min = self.extrapolation.min_forward_vol;
         self.served = if self.extrapolation.calendar_envelope {
@@ -504,18 +534,36 @@ impl FittedSurface {
             .map(|(i, e)| {
                 let mut st = own[i].clone();
                 for p in &e.pieces {
+                    let m = &self.models[p.model];
                     let v = if p.shift > 0.0 {
-                        self.models[p.model].smile().lifted(p.shift).map_or_else(
-                            || self.models[p.model].smile().butterfly(),
-                            |m| m.smile().butterfly(),
-                        )
+                        m.model
+                            .smile()
+                            .lifted(p.shift)
+                            .map_or_else(|| m.model.smile().butterfly(), |l| l.smile().butterfly())
                     } else if p.model == i {
                         continue;
                     } else {
-                        self.models[p.model].smile().butterfly()
+                        m.model.smile().butterfly()
                     };
                     st.min_g = st.min_g.min(v.min_g);
                     st.free &= v.free;
+                }
+                // Linear wings: Durrleman's g on each piece's wing beyond its quoted range
+                // (w'' = 0 there; g tends to 1 − s²/16 > 0, so 20 units of k decide it).
+                for p in &e.pieces {
+                    let m = &self.models[p.model];
+                    let Some([lo, hi]) = m.linear else { continue };
+                    for j in 0..=400 {
+                        let d = 20.0 * f64::from(j) / 400.0;
+                        for k in [lo - d, hi + d] {
+                            let (w, w1, w2) = m.w_derivs(k);
+                            let g = crate::models::arbitrage::durrleman(k, w + p.shift, w1, w2);
+                            if g < st.min_g {
+                                st.min_g = g;
+                            }
+                            st.free &= g >= 0.0;
+                        }
+                    }
                 }
                 st
             })
@@ -528,8 +576,8 @@ impl FittedSurface {
         (1..self.served.len()).all(|i| {
             let (a, b) = (&self.served[i - 1], &self.served[i]);
             let ((c1, s1), (c2, s2)) = (
-                self.models[i - 1].smile().feature_scale(),
-                self.models[i].smile().feature_scale(),
+                self.models[i - 1].model.smile().feature_scale(),
+                self.models[i].model.smile().feature_scale(),
             );
             !crate::models::arbitrage::calendar_gap(
                 |k| a.w(&self.models, k),

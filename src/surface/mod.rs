@@ -79,6 +79,7 @@ pub use extrapolation::{Location, TimeRegion};
 pub use file::SURFACE_FORMAT_VERSION;
 pub use fitted::{
     AfterLast, BeforeFirst, Extrapolation, FittedSurface, MIN_SLICE_T, SurfaceError, SurfaceSlice,
+    Wings,
 };
 pub use report::{FailedExpiry, QuotePoint, SliceRepair, SliceSummary, SurfaceReport, Timing};
 pub use report_file::{DroppedRow, IngestStage, IngestSummary, RejectedRow, RunReport, RunSlice};

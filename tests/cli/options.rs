@@ -81,7 +81,7 @@ fn report_echoes_the_default_options() {
         "keep_one_tick_bid": false, "max_iv_spread": "off",
         "max_log_moneyness": volfit::slice::MAX_LOG_MONEYNESS, "max_vol": 10.0,
         "min_forward_vol": 0.01, "before_first": "flat-vol", "after_last": "forward-variance",
-        "after_last_vol": "off"
+        "after_last_vol": "off", "wings": "model"
     });
     assert_eq!(o, &expected);
 }

@@ -103,7 +103,8 @@ def _instants(expiry: Any) -> np.ndarray:
 
 _BEFORE_FIRST = ("flat_vol", "refuse")
 _AFTER_LAST = ("forward_variance", "refuse")
-_POLICY_KEYS = ("min_forward_vol", "before_first", "after_last", "calendar_envelope")
+_WINGS = ("model", "linear")
+_POLICY_KEYS = ("min_forward_vol", "before_first", "after_last", "wings", "calendar_envelope")
 
 
 def _real(name: str, v: Any) -> float:
@@ -123,6 +124,10 @@ def _policy_value(key: str, v: Any) -> Any:
         if not isinstance(v, (bool, np.bool_)):
             raise VolfitValueError(f"calendar_envelope must be True or False, got {v!r}")
         return bool(v)
+    if key == "wings":
+        if v not in _WINGS:
+            raise VolfitValueError(f"wings must be one of {list(_WINGS)}, got {v!r}")
+        return v
     if key == "before_first":
         if v not in _BEFORE_FIRST:
             raise VolfitValueError(f"before_first must be one of {list(_BEFORE_FIRST)}, got {v!r}")
@@ -379,8 +384,9 @@ class Surface:
         ``min_forward_vol`` (each expiry served at least ``min_forward_vol² · Δt`` above the
         previous one), ``before_first`` (``"flat_vol"`` or ``"refuse"``), ``after_last``
         (``{"kind": "forward_variance", "vol": σ∞ or None}`` — None: the last interval's ATM
-        forward vol, see :meth:`after_last_vol` — or ``{"kind": "refuse"}``) and
-        ``calendar_envelope`` (serve fits raised to the previous expiry where they dip)."""
+        forward vol, see :meth:`after_last_vol` — or ``{"kind": "refuse"}``), ``wings``
+        (``"model"`` or ``"linear"`` beyond each quoted range) and ``calendar_envelope`` (serve
+        fits raised to the previous expiry where they dip)."""
         return json.loads(self._s.extrapolation_json())
 
     def after_last_vol(self) -> Optional[float]:
@@ -397,6 +403,8 @@ class Surface:
         - ``after_last``: ``"forward_variance"`` (σ∞ from the last interval), a number (σ∞
           itself, in (0, 10]), ``"refuse"`` (NaN after the last expiry), or the dict of
           :meth:`extrapolation`;
+        - ``wings``: ``"model"`` (the fit's own) or ``"linear"`` (linear in total variance
+          beyond each quoted range with the edge slope);
         - ``calendar_envelope``: True or False.
 
         Raises :class:`VolfitValueError` (a ``ValueError``) for an unknown setting or a value
