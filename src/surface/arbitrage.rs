@@ -154,9 +154,15 @@ pub(crate) fn pair_domain(
     if let (Some(a), Some(b)) = (earlier, later) {
         [a[0].min(b[0]), a[1].max(b[1])]
     } else {
-        let half = (4.0 * later_model.w(0.0).max(0.0).sqrt()).max(0.25);
-        [-half, half]
+        unquoted_domain(later_model)
     }
+}
+
+/// The `k` range standing in for an expiry stored without a quoted range:
+/// `±4√w(0)`, at least `±0.25`.
+pub(crate) fn unquoted_domain(model: &SliceModel) -> [f64; 2] {
+    let half = (4.0 * model.w(0.0).max(0.0).sqrt()).max(0.25);
+    [-half, half]
 }
 
 /// The gap `w_later − w_earlier` of two smiles on `range` (the one calendar method).

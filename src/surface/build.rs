@@ -11,7 +11,8 @@ use crate::names::{UnknownName, parse_name};
 use crate::quotes::Chain;
 use crate::quotes::Rejection;
 use crate::slice::{
-    RejectReason, SliceOptions, SliceReport, SmilePoint, SmileSlice, VolConvention, build_slices,
+    Points, RejectReason, SliceOptions, SliceReport, SmilePoint, SmileSlice, VolConvention,
+    build_slices,
 };
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -401,7 +402,7 @@ fn calibrate_or_report(
         .map(|((s, m, r), repair)| summarise(s, m, r, repair))
         .collect();
     for (i, sm) in summaries.iter_mut().enumerate() {
-        served_cost(&surface, i, fitted[i].1, sm);
+        served_cost(&surface, i, fitted[i].0, fitted[i].1, sm);
     }
     let arbitrage = surface.arbitrage_check();
     let mut calendar = calendar;
@@ -484,7 +485,13 @@ fn no_slice_reason(chain: &Chain, report: &SliceReport) -> String {
 /// Where expiry `i` of `surface` is served an earlier expiry's smile, restates its summary
 /// for the served smile (fitted vols, RMSE, largest error, share inside the spread) and
 /// records the cost in [`SliceSummary::repair`](super::SliceSummary::repair).
-fn served_cost(surface: &FittedSurface, i: usize, fit: SliceModel, sm: &mut super::SliceSummary) {
+fn served_cost(
+    surface: &FittedSurface,
+    i: usize,
+    slice: &SmileSlice,
+    fit: SliceModel,
+    sm: &mut super::SliceSummary,
+) {
     // Only where the served smile differs on the quoted range is the fit repaired; wings
     // served from an earlier expiry are listed in the calendar report.
     let Some(q) = surface.slices()[i].quoted_k else {
@@ -496,25 +503,16 @@ fn served_cost(surface: &FittedSurface, i: usize, fit: SliceModel, sm: &mut supe
     else {
         return;
     };
-    let t = sm.t;
     let (rmse_before, within_before) = (sm.rmse_iv, sm.within_spread);
-    let (mut sse, mut max, mut inside, mut two) = (0.0, 0.0f64, 0usize, 0usize);
     for q in &mut sm.quotes {
-        let w = surface.served_w(i, q.k).unwrap_or(f64::NAN);
-        q.fit_iv = (w.max(0.0) / t).sqrt();
-        let e = q.fit_iv - q.mid_iv;
-        sse += e * e;
-        max = max.max(e.abs());
-        if let (Some(b), Some(a)) = (q.bid_iv, q.ask_iv) {
-            two += 1;
-            inside += usize::from(q.fit_iv >= b - 1e-12 && q.fit_iv <= a + 1e-12);
-        }
+        q.fit_iv = (surface.served_w(i, q.k).unwrap_or(f64::NAN).max(0.0) / sm.t).sqrt();
     }
-    if !sm.quotes.is_empty() {
-        sm.rmse_iv = (sse / sm.quotes.len() as f64).sqrt();
-        sm.max_abs_err_iv = max;
-        sm.within_spread = (two > 0).then(|| inside as f64 / two as f64);
-    }
+    // The fits' own statistics (`Points::stats`) of the served vols.
+    let vols: Vec<f64> = sm.quotes.iter().map(|q| q.fit_iv).collect();
+    let stats = Points::new(slice).stats(0..vols.len(), &vols);
+    sm.rmse_iv = stats.rmse;
+    sm.max_abs_err_iv = stats.max_abs;
+    sm.within_spread = stats.within_spread;
     let ranges: Vec<String> = borrowed
         .iter()
         .filter(|r| r[0] < q[1] && r[1] > q[0])

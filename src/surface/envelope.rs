@@ -26,10 +26,8 @@
 //! relative to its forward (`|k| ≤ 745`).
 
 use super::SliceModel;
+use super::slice_model::LEE_SLOPE;
 use crate::models::numerics::brent;
-
-/// Lee's moment bound on a wing slope of `w`, with a hair of margin.
-const LEE_SLOPE: f64 = 2.0 * (1.0 - 1e-9);
 
 /// An expiry's smile as the served surface evaluates it: its fit, continued linearly in `w`
 /// beyond `linear` (its quoted `k` range) under [`Wings::Linear`](super::Wings::Linear), with

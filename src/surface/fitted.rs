@@ -487,10 +487,9 @@ impl FittedSurface {
         let ts: Vec<f64> = self.slices.iter().map(|s| s.t).collect();
         let mut q = [f64::INFINITY, f64::NEG_INFINITY];
         for s in &self.slices {
-            let r = s.quoted_k.unwrap_or_else(|| {
-                let h = (4.0 * s.model.w(0.0).max(0.0).sqrt()).max(0.25);
-                [-h, h]
-            });
+            let r = s
+                .quoted_k
+                .unwrap_or_else(|| super::arbitrage::unquoted_domain(&s.model));
             q = [q[0].min(r[0]), q[1].max(r[1])];
         }
         let grid = super::arbitrage::PlaneGrid::new(&ts, q);

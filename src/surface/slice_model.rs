@@ -11,7 +11,7 @@ use crate::slice::SmileSlice;
 use serde::{Deserialize, Serialize};
 
 /// Lee's moment bound on the wing slope of `w`, with a hair of margin.
-const LEE_SLOPE: f64 = 2.0 * (1.0 - 1e-9);
+pub(crate) const LEE_SLOPE: f64 = 2.0 * (1.0 - 1e-9);
 
 /// What the surface layer needs of an expiry's smile beyond [`SmileModel`].
 pub trait SurfaceSmile: SmileModel + Send + Sync {
