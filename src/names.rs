@@ -5,7 +5,7 @@
 ///
 /// ```
 /// let e = "heston".parse::<volfit::SurfaceModel>().unwrap_err();
-/// assert_eq!(e.to_string(), r#"unknown model "heston": expected svi, ssvi, essvi, sabr"#);
+/// assert_eq!(e.to_string(), r#"unknown model "heston": expected svi, ssvi, essvi, sabr, spline"#);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {what} {got:?}: expected {}", expected.join(", "))]

@@ -21,6 +21,7 @@ use super::{FitError, Optimizer, SolveOptions, Termination, least_squares};
 use crate::models::arbitrage::Coordinate;
 use crate::models::calibrate::{Calibrate, JacRows, QuoteScale, Repair};
 use crate::models::sabr::SabrOptions;
+use crate::models::spline::SplineOptions;
 use crate::slice::{Objective, Points, SmileSlice};
 use argmin::core::{Error, Jacobian, Operator};
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,9 @@ pub struct FitOptions {
     pub no_arbitrage: bool,
     /// SABR settings ([`crate::fit_sabr`] and SABR surfaces).
     pub sabr: SabrOptions,
+    /// Spline-smile settings ([`crate::fit::fit_spline`] and spline surfaces).
+    #[serde(default)]
+    pub spline: SplineOptions,
 }
 
 impl Default for FitOptions {
@@ -50,6 +54,7 @@ impl Default for FitOptions {
             max_iters: 300,
             no_arbitrage: true,
             sabr: SabrOptions::default(),
+            spline: SplineOptions::default(),
         }
     }
 }
@@ -108,7 +113,7 @@ pub struct Fit<M> {
     pub report: FitReport,
 }
 
-/// Up to 8 free parameters on the stack: the solvers' parameter vector for every model (no
+/// Up to 32 free parameters on the stack: the solvers' parameter vector for every model (no
 /// allocation per iteration).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ParamBuf {
@@ -118,7 +123,7 @@ pub struct ParamBuf {
 
 impl ParamBuf {
     /// The most free parameters a model may have.
-    pub const MAX: usize = 8;
+    pub const MAX: usize = 32;
 
     /// The first `x.len()` (at most [`ParamBuf::MAX`]) components.
     pub fn from_slice(x: &[f64]) -> Self {
@@ -150,6 +155,8 @@ struct SmileProblem<'a, M: Calibrate> {
     data: &'a Points,
     ctx: &'a M::Context,
     objective: Objective,
+    /// Regularisation rows of the model.
+    n_reg: usize,
     /// Penalty rows in the problem (0 without `no_arbitrage`).
     n_pen: usize,
     penalty: f64,
@@ -158,7 +165,7 @@ struct SmileProblem<'a, M: Calibrate> {
 
 impl<M: Calibrate> SmileProblem<'_, M> {
     fn rows(&self) -> usize {
-        self.data.len() + self.n_pen + self.floor.len()
+        self.data.len() + self.n_reg + self.n_pen + self.floor.len()
     }
 
     /// Weight of a calendar-floor shortfall at floor `wmin`: `P·dσ/dw` there.
@@ -188,6 +195,10 @@ impl<M: Calibrate> Operator for SmileProblem<'_, M> {
                 NO_VOL
             };
         }
+        if self.n_reg > 0 {
+            model.regular(self.ctx, &mut r[n..n + self.n_reg], None);
+        }
+        let n = n + self.n_reg;
         if self.n_pen > 0 {
             let rows = &mut r[n..n + self.n_pen];
             model.penalties(self.data, self.ctx, rows, None);
@@ -225,6 +236,12 @@ impl<M: Calibrate> Jacobian for SmileProblem<'_, M> {
             let mut jr = JacRows::quotes(jm.as_col_major_mut(), rows, scale);
             model.quote_vols(self.data, self.ctx, &mut vols, Some(&mut jr));
         }
+        if self.n_reg > 0 {
+            let mut scratch = PooledVec::zeros(self.n_reg);
+            let mut jr = JacRows::new(jm.as_col_major_mut(), rows, n);
+            model.regular(self.ctx, &mut scratch, Some(&mut jr));
+        }
+        let n = n + self.n_reg;
         if self.n_pen > 0 {
             let mut scratch = PooledVec::zeros(self.n_pen);
             {
@@ -394,6 +411,7 @@ pub fn fit_points<M: Calibrate>(
             data,
             ctx: &ctx,
             objective: opts.objective,
+            n_reg: M::n_regular(&ctx),
             n_pen,
             penalty,
             floor,

@@ -121,6 +121,12 @@ pub enum Repair {
         /// Fraction of the way to the flat smile.
         fraction: f64,
     },
+    /// Spline smile: the correction's coefficients shrunk toward zero (toward the SVI base,
+    /// which is free) by this fraction, to the first point free of butterfly arbitrage.
+    TowardBase {
+        /// Fraction of the way to the base.
+        fraction: f64,
+    },
     /// eSSVI: `ψ` capped at Gatheral & Jacquier's Theorem 4.2 bound, the wing slopes raised to
     /// the previous slice's, and `θ` lifted until the slice lies on or above the previous one.
     Essvi {
@@ -137,6 +143,10 @@ impl std::fmt::Display for Repair {
             Repair::TowardFlat { fraction } => write!(
                 f,
                 "repaired toward the flat smile ({fraction:.2e} of the way) to remove butterfly arbitrage"
+            ),
+            Repair::TowardBase { fraction } => write!(
+                f,
+                "spline correction shrunk toward the SVI base ({fraction:.2e} of the way) to remove butterfly arbitrage"
             ),
             Repair::Essvi {
                 psi_before,
@@ -251,6 +261,16 @@ pub trait Calibrate: Clone + Send + Sync + Sized {
     /// the free parameters written to `grad`; `None` where the model has no single `w` (for
     /// calendar floors).
     fn w_grad(&self, ctx: &Self::Context, group: usize, k: f64, grad: &mut [f64]) -> Option<f64>;
+
+    /// Number of regularisation rows: part of the objective (with or without
+    /// `no_arbitrage`, never stiffened), e.g. a spline's roughness penalty.
+    fn n_regular(_ctx: &Self::Context) -> usize {
+        0
+    }
+
+    /// The regularisation rows (as they enter the residuals) into `rows`, and with `jac`
+    /// their gradients in the free parameters.
+    fn regular(&self, _ctx: &Self::Context, _rows: &mut [f64], _jac: Option<&mut JacRows<'_>>) {}
 
     /// Number of penalty rows kept at zero inside the no-arbitrage domain.
     fn n_penalties(_ctx: &Self::Context) -> usize {

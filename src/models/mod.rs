@@ -5,6 +5,8 @@
 //! * [`svi`] — raw, natural and jump-wings SVI (Gatheral & Jacquier 2014, §3).
 //! * [`ssvi`] — SSVI (power-law and Heston-like `φ`) and eSSVI slices (Hendriks & Martini 2019).
 //! * [`sabr`] — SABR: Hagan (2002) lognormal, Obłój (2008) and normal expansions, shifted.
+//! * [`spline`] — SVI plus a regularised cubic B-spline correction in total variance (the
+//!   smile with the capacity of a densely quoted market).
 //! * [`arbitrage`] — Durrleman's `g`, the density, the one butterfly verdict type and the
 //!   one calendar method every layer uses.
 //! * [`calibrate`] — the calibration seam.
@@ -17,6 +19,7 @@ pub mod arbitrage;
 pub mod calibrate;
 pub(crate) mod numerics;
 pub mod sabr;
+pub mod spline;
 pub mod ssvi;
 pub mod svi;
 

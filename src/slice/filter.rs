@@ -84,6 +84,8 @@ pub enum RejectReason {
         /// The filter's maximum.
         max: f64,
     },
+    /// Left out of the fit on purpose to test it ([`SmileSlice::held_out`](crate::SmileSlice::held_out)).
+    HeldOut,
 }
 
 impl fmt::Display for RejectReason {
@@ -127,6 +129,7 @@ impl fmt::Display for RejectReason {
             RejectReason::Wide { spread, max } => {
                 write!(f, "wide: vol spread {spread:.4} > {max}")
             }
+            RejectReason::HeldOut => f.write_str("held_out: left out to test the fit"),
         }
     }
 }

@@ -416,6 +416,32 @@ impl SmileSlice {
         &self.excluded
     }
 
+    /// A held-out test of a fit: the slice without every `every`-th point (strike order,
+    /// starting with the `offset`-th; they move to [`SmileSlice::excluded`] as
+    /// [`RejectReason::HeldOut`]), and the points left out. `None` when `every < 2` or fewer
+    /// than 3 points would remain.
+    ///
+    /// ```
+    /// use volfit::SmileSlice;
+    /// let quotes: Vec<(f64, f64)> = (0..10).map(|i| (90.0 + 2.0 * f64::from(i), 0.2)).collect();
+    /// let s = SmileSlice::from_vols(0.5, 100.0, &quotes)?;
+    /// let (fit_on, out) = s.held_out(5, 2).unwrap();
+    /// assert_eq!((fit_on.points().len(), out.len()), (8, 2));
+    /// assert_eq!(out[0].strike(), 94.0);
+    /// # Ok::<(), volfit::slice::SliceError>(())
+    /// ```
+    pub fn held_out(&self, every: usize, offset: usize) -> Option<(SmileSlice, Vec<SmilePoint>)> {
+        if every < 2 {
+            return None;
+        }
+        let drop: Vec<usize> = (0..self.points.len())
+            .filter(|i| i % every == offset % every)
+            .collect();
+        let out = drop.iter().map(|&i| self.points[i]).collect();
+        self.without(&drop, 3, |_| RejectReason::HeldOut)
+            .map(|s| (s, out))
+    }
+
     /// The slice without the points at `drop` (indices into [`SmileSlice::points`]), each
     /// moved to [`SmileSlice::excluded`] with the reason `why` gives it. `None` if fewer than
     /// `min` points would remain.

@@ -6,7 +6,7 @@ use super::arbitrage::{
 };
 use super::report::{FailedExpiry, SliceRepair, SurfaceReport, Timing, error_chain, summarise};
 use super::{FittedSurface, SliceModel, SurfaceError, SurfaceSlice};
-use crate::fit::{FitError, FitOptions, FitReport, fit_essvi, fit_sabr, fit_ssvi, fit_svi};
+use crate::fit::{FitError, FitOptions, FitReport, fit_essvi, fit_sabr, fit_spline, fit_ssvi, fit_svi};
 use crate::names::{UnknownName, parse_name};
 use crate::quotes::Chain;
 use crate::quotes::Rejection;
@@ -36,6 +36,10 @@ pub enum SurfaceModel {
     Essvi,
     /// SABR per expiry (`β = 1` for Black-vol chains).
     Sabr,
+    /// SVI plus a regularised cubic B-spline correction per expiry
+    /// ([`crate::models::spline`]): the capacity of a densely quoted market, SVI's wings,
+    /// butterfly-free, calendar-repaired.
+    Spline,
 }
 
 /// How a surface model is fitted: expiry by expiry, or all expiries jointly.
@@ -49,11 +53,12 @@ enum Plan {
 
 impl SurfaceModel {
     /// Every surface model, in declaration order (the list the CLI and Python read).
-    pub const ALL: [SurfaceModel; 4] = [
+    pub const ALL: [SurfaceModel; 5] = [
         SurfaceModel::Svi,
         SurfaceModel::Ssvi,
         SurfaceModel::Essvi,
         SurfaceModel::Sabr,
+        SurfaceModel::Spline,
     ];
 
     /// The name used on the command line and in reports.
@@ -63,6 +68,7 @@ impl SurfaceModel {
             SurfaceModel::Ssvi => "ssvi",
             SurfaceModel::Essvi => "essvi",
             SurfaceModel::Sabr => "sabr",
+            SurfaceModel::Spline => "spline",
         }
     }
 
@@ -74,6 +80,9 @@ impl SurfaceModel {
             }
             SurfaceModel::Sabr => {
                 Plan::PerExpiry(|s, o| fit_sabr(s, o).map(|f| (f.model.into(), f.report)))
+            }
+            SurfaceModel::Spline => {
+                Plan::PerExpiry(|s, o| fit_spline(s, o).map(|f| (f.model.into(), f.report)))
             }
             SurfaceModel::Ssvi => Plan::Joint(|s, o| {
                 let f = fit_ssvi(s, o)?;

@@ -1,6 +1,7 @@
 //! [`FittedSurface`]: the per-expiry smiles of a calibrated surface, the interpolation and
 //! extrapolation in time, and the queries (see the [parent module](super) for the rules).
 
+use super::interp;
 use super::arbitrage::{
     ArbitrageReport, ButterflyStatus, ServedRange, butterflies, calendar_report,
 };
@@ -55,6 +56,8 @@ pub struct FittedSurface {
     served: Vec<Envelope>,
     /// Forward variance rate after the last expiry (`σ∞²`).
     after_rate: f64,
+    /// Per interval between expiries: interpolate prices (else total variance).
+    price_between: Vec<bool>,
     /// Node times for forwards and discounts (with `t = 0` when the spot is known).
     node_t: Vec<f64>,
     node_ln_f: Vec<f64>,
@@ -78,6 +81,8 @@ pub struct Extrapolation {
     pub after_last: AfterLast,
     /// The wings beyond each expiry's quoted range (default [`Wings::Model`]).
     pub wings: Wings,
+    /// Between consecutive served smiles (default [`Between::Auto`]).
+    pub between: Between,
     /// Serve each expiry's smile raised to the previous one where it dips below (default
     /// `true`; [`super::envelope`]). `false` serves the fits as they are, calendar arbitrage
     /// and all ([`CalendarPolicy::Report`](super::CalendarPolicy::Report) sets it), for
@@ -89,6 +94,7 @@ impl Default for Extrapolation {
     fn default() -> Self {
         Extrapolation {
             wings: Wings::Model,
+            between: Between::Auto,
             calendar_envelope: true,
             min_forward_vol: 0.01,
             before_first: BeforeFirst::FlatVol,
@@ -111,6 +117,33 @@ pub enum Wings {
     /// edge slope had to be clamped); its
     /// butterfly condition is checked by the served verdict and the plane scan, not implied.
     Linear,
+}
+
+/// The surface between two served expiries `tᵢ < t < tᵢ₊₁`, at fixed `k = ln(K/F(t))`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum Between {
+    /// Total variance linear in `t` in every interval where that is free of butterfly
+    /// arbitrage on a dense scan (11 interior times × the plane scan's `k` grid, a superset
+    /// of [`FittedSurface::plane_scan`]'s points), [`Between::Price`] in the others (decided
+    /// when the surface is built or loaded). A flat-vol surface stays flat; the SVI surfaces
+    /// of the shared chains keep the classical rule everywhere; spline surfaces take prices
+    /// where their mixture would not be convex.
+    #[default]
+    Auto,
+    /// Out-of-the-money prices (per forward) linear in `t` at fixed `k`
+    /// ([`super::interp`]): free of butterfly arbitrage by construction whatever the
+    /// smiles' models (a convex combination of convex price curves), and of calendar
+    /// arbitrage since the served smiles increase. Not flat between two flat-vol expiries
+    /// (prices, not variances, are linear). Where a price has no implied vol in a double (far
+    /// wings), total variance is mixed.
+    Price,
+    /// Total variance linear in `t`: the classical rule and the cheaper query (no implied-vol
+    /// inversion), calendar-free; its butterfly condition is checked by the plane scan, not
+    /// implied (on the shared SPX chains fitted by the spline smile, 5 to 51 scanned points
+    /// fail between expiries).
+    Variance,
 }
 
 /// The surface before its first expiry `t₁`.
@@ -305,6 +338,7 @@ impl FittedSurface {
             models,
             served: Vec::new(),
             after_rate: 0.0,
+            price_between: Vec::new(),
             node_t,
             node_ln_f,
             node_ln_d,
@@ -338,6 +372,38 @@ impl FittedSurface {
             AfterLast::ForwardVariance { vol: Some(v) } => v * v,
             _ => atm_rate.max(sigma_min * sigma_min),
         };
+        self.price_between = match self.extrapolation.between {
+            Between::Price => vec![true; n.saturating_sub(1)],
+            Between::Variance => vec![false; n.saturating_sub(1)],
+            Between::Auto => {
+                let grid = self.plane_grid();
+                (0..n.saturating_sub(1))
+                    .map(|i| !self.variance_mix_free(i, &grid))
+                    .collect()
+            }
+        };
+    }
+
+    /// Whether total variance linear in `t` between expiries `i` and `i + 1` keeps
+    /// Durrleman's `g ≥ 0` at 11 interior times on `grid`'s `k` values.
+    fn variance_mix_free(&self, i: usize, grid: &super::arbitrage::PlaneGrid) -> bool {
+        let (m, e) = (&self.models, &self.served);
+        grid.ks().all(|k| {
+            let (a, a1, a2) = e[i].w_derivs(m, k);
+            let (b, b1, b2) = e[i + 1].w_derivs(m, k);
+            (1..12).all(|j| {
+                let l = f64::from(j) / 12.0;
+                let w = a + l * (b - a);
+                let g = crate::models::arbitrage::durrleman(
+                    k,
+                    w,
+                    a1 + l * (b1 - a1),
+                    a2 + l * (b2 - a2),
+                );
+                // NaN (no smile there) is not a failure of the mixing rule.
+                !(w > 0.0 && g < -1e-10)
+            })
+        })
     }
 
     /// The surface with another extrapolation policy (the fits are unchanged; the served
@@ -485,6 +551,13 @@ impl FittedSurface {
     /// its [`PlaneGrid`](super::arbitrage::PlaneGrid).
     pub fn plane_scan(&self) -> super::arbitrage::PlaneScan {
         let ts: Vec<f64> = self.slices.iter().map(|s| s.t).collect();
+        super::arbitrage::plane_scan(self, &ts, self.plane_grid())
+    }
+
+    /// The surface's [`PlaneGrid`](super::arbitrage::PlaneGrid): twice the union of the quoted
+    /// ranges in `k`, the scan's times.
+    fn plane_grid(&self) -> super::arbitrage::PlaneGrid {
+        let ts: Vec<f64> = self.slices.iter().map(|s| s.t).collect();
         let mut q = [f64::INFINITY, f64::NEG_INFINITY];
         for s in &self.slices {
             let r = s
@@ -492,8 +565,7 @@ impl FittedSurface {
                 .unwrap_or_else(|| super::arbitrage::unquoted_domain(&s.model));
             q = [q[0].min(r[0]), q[1].max(r[1])];
         }
-        let grid = super::arbitrage::PlaneGrid::new(&ts, q);
-        super::arbitrage::plane_scan(self, &ts, grid)
+        super::arbitrage::PlaneGrid::new(&ts, q)
     }
 
     /// The static-arbitrage verdict of the surface ([`super::arbitrage`]): the fits'
@@ -694,6 +766,12 @@ impl FittedSurface {
             Loc::Between(i, l) => {
                 let (a, a1, a2) = e[i].w_derivs(m, k);
                 let (b, b1, b2) = e[i + 1].w_derivs(m, k);
+                if self.price_between[i]
+                    && let Some(d) =
+                        interp::mix(k, (a, a1, a2), (b, b1, b2), l, s[i + 1].t - s[i].t)
+                {
+                    return d;
+                }
                 VarianceDerivatives {
                     w: a + l * (b - a),
                     w_k: a1 + l * (b1 - a1),
@@ -723,8 +801,13 @@ impl FittedSurface {
         let (m, e) = (&self.models, &self.served);
         match loc {
             Loc::Between(i, l) => {
-                let a = e[i].w(m, k);
-                a + l * (e[i + 1].w(m, k) - a)
+                let (a, b) = (e[i].w(m, k), e[i + 1].w(m, k));
+                if self.price_between[i]
+                    && let Some(w) = interp::mix_w(k, a, b, l)
+                {
+                    return w;
+                }
+                a + l * (b - a)
             }
             Loc::Before | Loc::After => self.derivs_at(k, t, loc).w,
         }

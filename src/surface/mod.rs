@@ -63,6 +63,7 @@ pub mod grid;
 pub mod metrics;
 mod report;
 mod report_file;
+mod interp;
 mod slice_model;
 mod smile_section;
 
@@ -79,7 +80,7 @@ pub use extrapolation::{Location, TimeRegion};
 pub use file::SURFACE_FORMAT_VERSION;
 pub use fitted::{
     AfterLast, BeforeFirst, Extrapolation, FittedSurface, MIN_SLICE_T, SurfaceError, SurfaceSlice,
-    Wings,
+    Between, Wings,
 };
 pub use report::{FailedExpiry, QuotePoint, SliceRepair, SliceSummary, SurfaceReport, Timing};
 pub use report_file::{DroppedRow, IngestStage, IngestSummary, RejectedRow, RunReport, RunSlice};

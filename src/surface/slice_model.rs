@@ -6,6 +6,7 @@ use crate::fit::{FitError, FitOptions, FitReport, fit_from};
 use crate::models::SmileModel;
 use crate::models::arbitrage::ButterflyVerdict;
 use crate::models::sabr::Sabr;
+use crate::models::spline::{SplineOptions, SplineSmile};
 use crate::models::svi::Svi;
 use crate::slice::SmileSlice;
 use serde::{Deserialize, Serialize};
@@ -185,6 +186,41 @@ impl SurfaceSmile for Svi {
     }
 }
 
+impl SurfaceSmile for SplineSmile {
+    fn name(&self) -> &'static str {
+        "spline"
+    }
+    fn params_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+    fn butterfly(&self) -> ButterflyVerdict {
+        SplineSmile::butterfly(self)
+    }
+    fn refit_floored(
+        &self,
+        slice: &SmileSlice,
+        opts: &FitOptions,
+        floor: &[(f64, f64)],
+    ) -> Result<(SliceModel, FitReport), FitError> {
+        // The floor reaches the wings, where the correction is zero: the base is refitted
+        // under it first, then the correction on the new base.
+        let base = fit_from::<Svi>(slice, opts, &(), Some(self.base()), floor)?;
+        let spline = SplineOptions {
+            base: Some(base.model),
+            ..opts.spline
+        };
+        let mut f = fit_from::<SplineSmile>(slice, opts, &spline, None, floor)?;
+        f.report.fit_micros += base.report.fit_micros;
+        Ok((SliceModel::Spline(f.model), f.report))
+    }
+    fn lifted(&self, dw: f64) -> Option<SliceModel> {
+        SplineSmile::lifted(self, dw).map(SliceModel::Spline)
+    }
+    fn wing_slopes(&self) -> (f64, f64) {
+        self.base().wing_slopes()
+    }
+}
+
 /// The smile model of one expiry, as stored in `surface.json` (tagged by `model`).
 ///
 /// Adding a model to surfaces: a variant here, its arm in `each_model!`, and an
@@ -196,6 +232,8 @@ pub enum SliceModel {
     Svi(Svi),
     /// SABR (any expansion) with linear wings beyond its scan range.
     Sabr(WingedSabr),
+    /// SVI plus a cubic B-spline correction on the quoted range.
+    Spline(SplineSmile),
 }
 
 /// The one dispatch of the surface layer: `$body` with `$s` bound to the smile behind the tag,
@@ -205,6 +243,7 @@ macro_rules! each_model {
         match $model {
             SliceModel::Svi($s) => $body,
             SliceModel::Sabr($s) => $body,
+            SliceModel::Spline($s) => $body,
         }
     };
 }
@@ -232,6 +271,12 @@ impl SliceModel {
 impl From<Svi> for SliceModel {
     fn from(s: Svi) -> Self {
         SliceModel::Svi(s)
+    }
+}
+
+impl From<SplineSmile> for SliceModel {
+    fn from(s: SplineSmile) -> Self {
+        SliceModel::Spline(s)
     }
 }
 

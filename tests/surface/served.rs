@@ -262,6 +262,7 @@ fn extrapolation_policy_is_stored_and_refusals_answer_nothing() {
         before_first: BeforeFirst::Refuse,
         after_last: AfterLast::Refuse,
         wings: volfit::surface::Wings::Linear,
+        between: volfit::surface::Between::Variance,
         calendar_envelope: true,
     };
     let r = s.clone().with_extrapolation(policy).unwrap();

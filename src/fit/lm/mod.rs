@@ -118,6 +118,9 @@ struct Workspace {
     rdelta: Vec<f64>,
     cnorm: Vec<f64>,
     active: Vec<bool>,
+    /// The rows of `J` in the factorisation (see `next_iter`), and how many.
+    rows: Vec<usize>,
+    mq: usize,
 }
 
 impl Default for LevenbergMarquardt {
@@ -257,6 +260,8 @@ where
             rdelta: vec![0.0; n],
             cnorm: vec![0.0; n],
             active: vec![false; n],
+            rows: vec![0; m],
+            mq: m,
         };
         self.mu = 0.0;
         self.radius = 0.0; // set from ‖D·x₀‖ at the first iteration, once D is known
@@ -299,7 +304,6 @@ where
         // in the factorised copy, which makes their step exactly 0 (their only equation is the
         // damping row) and the others the step of the reduced problem.
         let xs = x.as_slice();
-        let mut any_active = false;
         for j in 0..n {
             let col = &a[j * m..(j + 1) * m];
             let c = norm(col);
@@ -313,18 +317,38 @@ where
             let at_lower = self.lower.get(j).is_some_and(|&lo| xs[j] <= lo && g > 0.0);
             let at_upper = self.upper.get(j).is_some_and(|&hi| xs[j] >= hi && g < 0.0);
             ws.active[j] = at_lower || at_upper;
-            any_active |= ws.active[j];
         }
-        ws.qr.copy_from_slice(a);
-        if any_active {
-            for j in 0..n {
-                if ws.active[j] {
-                    ws.qr[j * m..(j + 1) * m].iter_mut().for_each(|v| *v = 0.0);
+        // A row of J that is zero in every free column only adds the constant rᵢ² to
+        // ‖Jδ + r‖²: the factorisation leaves it out (exact: JᵀJ and Jᵀr are unchanged, so R
+        // and (Qᵀr)[..n] are, up to signs). Inactive penalty rows are such rows.
+        let mut mq = 0;
+        for i in 0..m {
+            if (0..n).any(|j| !ws.active[j] && a[j * m + i] != 0.0) {
+                ws.rows[mq] = i;
+                mq += 1;
+            }
+        }
+        if mq < n {
+            mq = m;
+            for (i, r) in ws.rows.iter_mut().enumerate() {
+                *r = i;
+            }
+        }
+        ws.mq = mq;
+        for j in 0..n {
+            let (src, dst) = (&a[j * m..(j + 1) * m], &mut ws.qr[j * mq..(j + 1) * mq]);
+            if ws.active[j] {
+                dst.fill(0.0);
+            } else {
+                for (d, &i) in dst.iter_mut().zip(&ws.rows[..mq]) {
+                    *d = src[i];
                 }
             }
         }
-        ws.qtr.copy_from_slice(rs);
-        householder_qr(&mut ws.qr, m, n, &mut ws.rdiag, &mut ws.beta, &mut ws.qtr);
+        for (q, &i) in ws.qtr[..mq].iter_mut().zip(&ws.rows[..mq]) {
+            *q = rs[i];
+        }
+        householder_qr(&mut ws.qr, mq, n, &mut ws.rdiag, &mut ws.beta, &mut ws.qtr);
 
         // Zero residual or gradient test (projected gradient, cosines with r).
         let rnorm = (2.0 * cost).sqrt();
@@ -363,7 +387,7 @@ where
         let mut x_new = x.clone();
         loop {
             trials += 1;
-            self.mu = self.lm_parameter(m, n);
+            self.mu = self.lm_parameter(self.ws.mq, n);
             let ws = &mut self.ws;
             let pnorm_unprojected = ws
                 .delta
@@ -402,7 +426,7 @@ where
                 self.radius = self.radius.min(pnorm_unprojected.max(dnorm));
             }
             // Predicted reduction of ½‖r + Jδ‖²: −(Rᵀz)ᵀδ − ½‖Rδ‖² = −zᵀ(Rδ) − ½‖Rδ‖².
-            r_times(&ws.qr, m, n, &ws.rdiag, &ws.delta, &mut ws.rdelta);
+            r_times(&ws.qr, ws.mq, n, &ws.rdiag, &ws.delta, &mut ws.rdelta);
             let zr: f64 = ws.qtr[..n].iter().zip(&ws.rdelta).map(|(a, b)| a * b).sum();
             let pred = -zr - 0.5 * ws.rdelta.iter().map(|v| v * v).sum::<f64>();
             let (rho, r_new, cost_new) = if pred > 0.0 {
