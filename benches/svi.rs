@@ -2,7 +2,10 @@
 //! strikes and mid vols of real slices (SPX IV tables and Deribit snapshots from
 //! `../shared/data`), in one criterion run. Before the timings, a summary over every slice with
 //! at least 5 quotes: median/p90 fit time, RMSE, share of quotes inside bid/ask, and how many
-//! fits carry butterfly arbitrage (volsurf's own scan; volfit's exact `min g`).
+//! fits carry butterfly arbitrage (volsurf's own scan; volfit's exact `min g`); then, per file,
+//! on how many slices volfit's RMSE is ≤ volsurf's and its share inside bid/ask ≥ volsurf's,
+//! over all slices and over those where volsurf's fit is arbitrage-free
+//! (`VOLFIT_BENCH_SLICES=1` also lists each slice where volsurf does better).
 
 mod common;
 
@@ -24,13 +27,19 @@ fn bench(c: &mut Criterion) {
     let (mut tv, mut ts) = (Vec::new(), Vec::new());
     let (mut rv, mut rs, mut iv, mut is_) = (Vec::new(), Vec::new(), 0.0, 0.0);
     let (mut arb_v, mut arb_s, mut fail_s) = (0, 0, 0);
-    for (_, s) in &all {
+    // Per file: (slices, volfit RMSE ≤ volsurf's, volfit inside ≥ volsurf's, both), over all
+    // slices and over those where volsurf's fit is free of butterfly arbitrage.
+    let mut wins: Vec<(String, [usize; 8])> = Vec::new();
+    // `VOLFIT_BENCH_SLICES=1`: also list each slice where volsurf does better.
+    let verbose = std::env::var_os("VOLFIT_BENCH_SLICES").is_some();
+    for (name, s) in &all {
         let clock = Instant::now();
         let fit = fit_svi(s, &opts).expect("volfit fit");
         tv.push(clock.elapsed().as_secs_f64() * 1e6);
         let (r, w) = quality(s, |k| {
             Some((fit.model.w((k / s.forward()).ln()) / s.t()).sqrt())
         });
+        let (rmse_v, in_v) = (r, w);
         rv.push(r);
         iv += w;
         arb_v += usize::from(!fit.report.butterfly_free);
@@ -41,7 +50,31 @@ fn bench(c: &mut Criterion) {
                 let (r, w) = quality(s, |k| m.vol(volsurf::Strike(k)).ok().map(|v| v.0));
                 rs.push(r);
                 is_ += w;
-                arb_s += usize::from(!m.is_arbitrage_free().is_ok_and(|a| a.is_free()));
+                let file = name.split(' ').next().unwrap_or(name).to_string();
+                if wins.last().is_none_or(|(f, _)| *f != file) {
+                    wins.push((file, [0; 8]));
+                }
+                let free = m.is_arbitrage_free().is_ok_and(|a| a.is_free());
+                if let Some((_, c)) = wins.last_mut() {
+                    let (r_ok, w_ok) = (rmse_v <= r * (1.0 + 1e-9), in_v >= w);
+                    for at in [0, 4].into_iter().filter(|&at| at == 0 || free) {
+                        c[at] += 1;
+                        c[at + 1] += usize::from(r_ok);
+                        c[at + 2] += usize::from(w_ok);
+                        c[at + 3] += usize::from(r_ok && w_ok);
+                    }
+                    if verbose && !(r_ok && w_ok) {
+                        println!(
+                            "  {name}: RMSE {rmse_v:.2e} vs {r:.2e}, inside {in_v:.3} vs {w:.3}{}",
+                            if free {
+                                ""
+                            } else {
+                                " (volsurf's fit has arbitrage)"
+                            }
+                        );
+                    }
+                }
+                arb_s += usize::from(!free);
             }
             Err(_) => fail_s += 1,
         }
@@ -65,6 +98,12 @@ fn bench(c: &mut Criterion) {
         fail_s,
         pct(ts, 0.5) / pct(tv, 0.5)
     );
+    for (file, [n, r, w, both, nf, rf, wf, bothf]) in &wins {
+        println!(
+            "  {file}: volfit ≤ volsurf in RMSE on {r}/{n} slices, ≥ in inside bid/ask on {w}/{n}, \
+             both on {both}/{n}; where volsurf's fit is arbitrage-free: {rf}/{nf}, {wf}/{nf}, {bothf}/{nf}"
+        );
+    }
 
     let mut g = c.benchmark_group("svi_slice_fit");
     g.sample_size(20);

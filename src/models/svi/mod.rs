@@ -21,7 +21,7 @@ mod spec;
 pub use params::{NaturalSvi, SviJw};
 
 use super::arbitrage::{ButterflyVerdict, CheckDomain, Coordinate, durrleman, durrleman_partials};
-use super::numerics::{global_min, global_min_fine};
+use super::numerics::{brent, global_min, global_min_fine};
 use super::{ParamError, SmileModel};
 use serde::{Deserialize, Serialize};
 
@@ -286,6 +286,67 @@ impl Svi {
     /// coarse cell are caught by the verdict, which uses [`Svi::min_g`], and the repair).
     pub(crate) fn min_g_fast(&self) -> (f64, f64) {
         self.min_g_with(false)
+    }
+
+    /// The two lowest dips of Durrleman's `g` as `(k, g)`, lowest first: the two lowest local
+    /// minima of the 33-point coarse grid of [`Svi::min_g_fast`], each refined by Brent's
+    /// method, and the wing limits `1/4 − β²/16` (at `k = ±∞`) as candidates too; `(NaN, +∞)`
+    /// where there is no second dip. What the fit's penalty rows read: one row per dip keeps
+    /// the penalty smooth where the lowest dip changes sides (a short-dated smile fitted
+    /// against the constraint often has two nearly equal dips, one in each wing; with one row
+    /// on the lowest only, its gradient jumps between them and the polish stalls).
+    pub(crate) fn min_g_dips(&self) -> [(f64, f64); 2] {
+        const N: usize = 33;
+        const U: f64 = 12.0;
+        static SINH: std::sync::LazyLock<[f64; N]> = std::sync::LazyLock::new(|| {
+            std::array::from_fn(|i| (-U + 2.0 * U * i as f64 / (N - 1) as f64).sinh())
+        });
+        let g = |k: f64| {
+            let (w, w1, w2) = self.w_derivs(k);
+            if w > 0.0 {
+                durrleman(k, w, w1, w2)
+            } else {
+                f64::NEG_INFINITY
+            }
+        };
+        let at = |u: f64| self.m + self.sigma * u.sinh();
+        let h = 2.0 * U / (N - 1) as f64;
+        let mut fs = [0.0; N];
+        for (v, sh) in fs.iter_mut().zip(SINH.iter()) {
+            let y = g(self.m + self.sigma * sh);
+            *v = if y.is_nan() { f64::INFINITY } else { y };
+        }
+        // Candidates: the two lowest local minima of the samples (refined), the wing limits.
+        let mut cand = [(f64::NAN, f64::INFINITY); 4];
+        let mut lowest = [(f64::INFINITY, 0usize); 2];
+        for i in 0..N {
+            let left = if i == 0 { f64::INFINITY } else { fs[i - 1] };
+            let right = if i + 1 == N { f64::INFINITY } else { fs[i + 1] };
+            if fs[i] <= left && fs[i] <= right && fs[i] < lowest[1].0 {
+                if fs[i] < lowest[0].0 {
+                    lowest[1] = lowest[0];
+                    lowest[0] = (fs[i], i);
+                } else {
+                    lowest[1] = (fs[i], i);
+                }
+            }
+        }
+        for (c, &(fv, i)) in cand.iter_mut().zip(&lowest) {
+            let ui = -U + h * i as f64;
+            *c = if fv == f64::INFINITY {
+                (f64::NAN, f64::INFINITY)
+            } else if fv == f64::NEG_INFINITY || i == 0 || i + 1 == N {
+                (at(ui), fv)
+            } else {
+                let (u, v) = brent(|u| g(at(u)), ui - h, ui, ui + h, fv);
+                if v <= fv { (at(u), v) } else { (at(ui), fv) }
+            };
+        }
+        let (left, right) = self.wing_slopes();
+        cand[2] = (f64::NEG_INFINITY, 0.25 - left * left / 16.0);
+        cand[3] = (f64::INFINITY, 0.25 - right * right / 16.0);
+        cand.sort_by(|a, b| a.1.total_cmp(&b.1));
+        [cand[0], cand[1]]
     }
 
     fn min_g_with(&self, fine: bool) -> (f64, f64) {

@@ -4,10 +4,17 @@
 //!   no-arbitrage domain (positive variance, then toward the flat smile if it still has
 //!   butterfly arbitrage).
 //! * **Parameters** `(a, b, ρ, m, σ)` with bounds `b ≥ 0`, `|ρ| ≤ 0.999`,
-//!   `10⁻⁵ ≤ σ ≤ 4 × max(span of the quotes' k, 0.05)`.
-//! * **Penalties** (with `no_arbitrage`): `softplus(ε − min_k g(k))` (the global minimum of
-//!   Durrleman's `g` over the real line, differentiated by the envelope theorem),
-//!   `max(0, w_floor − min w)` and `max(0, b(1+|ρ|) − 2)` (Lee).
+//!   `10⁻⁵ ≤ σ ≤ max(4 × span of the quotes' k, 2.5)` (the floor: short-dated smiles whose
+//!   best fit is nearly a parabola over the quotes).
+//! * **Penalties** (with `no_arbitrage`): `softplus(ε − g(k*))` for each of the two lowest dips
+//!   `k*` of Durrleman's `g` over the real line ([`Svi::min_g_dips`]; each differentiated by
+//!   the envelope theorem), `max(0, w_floor − min w)` and `max(0, b(1+|ρ|) − 2)` (Lee). The
+//!   butterfly condition `g ≥ 0` and Lee's bound are Gatheral & Jacquier's (*Arbitrage-free SVI
+//!   volatility surfaces*, 2014, Lemma 2.2 and §2.2). A row per dip: short-dated smiles fitted
+//!   against the constraint often end with two nearly equal dips, one in each wing; a single
+//!   row on the lowest switched gradients between them and the polish stalled (SPX 2019-12-20,
+//!   t = 0.008: 75% of quotes inside bid/ask against 82.7% at the best of 75 started polishes;
+//!   SPX 2011-01-24: 90.0% against 94.8% of all quotes).
 //! * **Repair**: should the polish still end with `min g < 0`, the parameters move along the
 //!   segment to the flat smile `w ≡ ŵ` (which has `g ≡ 1`) to the first point with
 //!   `min g ≥ 0`, found by bisection. A returned fit is never arbitrageable.
@@ -26,6 +33,8 @@ use std::cell::Cell;
 
 /// Margin below which `min g` counts as violated (strictly positive at the fit).
 const G_MARGIN: f64 = 1e-7;
+/// The least upper bound of `σ`, whatever the quotes' span.
+const SIGMA_FLOOR: f64 = 2.5;
 /// Width of the smooth butterfly penalty.
 const TAU: f64 = 1e-4;
 
@@ -37,21 +46,22 @@ pub struct SviContext {
     /// Mean market total variance: the level of the flat smile the repair moves toward.
     flat: f64,
     sigma_max: f64,
-    /// The last `(parameters, (argmin k, min g))` of the penalty's fast search.
-    min_g: Cell<Option<([f64; 5], (f64, f64))>>,
+    /// The last `(parameters, two lowest dips (k, g))` of the penalty's fast search
+    /// ([`Svi::min_g_dips`]).
+    min_g: Cell<Option<([f64; 5], [(f64, f64); 2])>>,
     /// The same of the verdict's fine search (asked by `admissible`, then by the report).
     verdict: Cell<Option<([f64; 5], (f64, f64))>>,
 }
 
 impl SviContext {
-    fn min_g(&self, s: &Svi) -> (f64, f64) {
+    fn min_g(&self, s: &Svi) -> [(f64, f64); 2] {
         let key = s.to_array();
         if let Some((k, v)) = self.min_g.get()
             && k == key
         {
             return v;
         }
-        let v = s.min_g_fast();
+        let v = s.min_g_dips();
         self.min_g.set(Some((key, v)));
         v
     }
@@ -117,9 +127,12 @@ impl Calibrate for Svi {
             t,
             w_floor: data.groups()[0].w_floor,
             flat,
-            // σ ≤ 4 × the quotes' span of k: beyond it the smile is a parabola over the data
-            // and (a, b, σ) only trade off along a valley the polish would crawl down.
-            sigma_max: 4.0 * (hi - lo).max(0.05),
+            // σ ≤ max(4 × the quotes' span of k, 2.5): far beyond the span the smile is a
+            // parabola over the data and (a, b, σ) only trade off along a valley the polish
+            // would crawl down; the floor 2.5 keeps within reach the short-dated smiles
+            // whose best fit is that near-parabola (volsurf's SVI fits a 1-day SPX expiry
+            // with σ = 2.18, outside the earlier 4 × max(span, 0.05)).
+            sigma_max: (4.0 * (hi - lo)).max(SIGMA_FLOOR),
             min_g: Cell::new(None),
             verdict: Cell::new(None),
         })
@@ -185,7 +198,7 @@ impl Calibrate for Svi {
     }
 
     fn n_penalties(_: &SviContext) -> usize {
-        3
+        4
     }
 
     fn penalties(
@@ -195,16 +208,20 @@ impl Calibrate for Svi {
         rows: &mut [f64],
         jac: Option<&mut JacRows<'_>>,
     ) {
-        let (kstar, g) = ctx.min_g(self);
+        // One row per dip of g (rows 0 and 3): see `Svi::min_g_dips`.
+        let dips = ctx.min_g(self);
         // g = −∞ where w ≤ 0: a huge but finite residual makes the trial point rejected.
-        let (pen, slope) = softplus((G_MARGIN - g).min(1e6), TAU);
-        rows[0] = pen;
+        let pens = dips.map(|(_, g)| softplus((G_MARGIN - g).min(1e6), TAU));
+        rows[0] = pens[0].0;
+        rows[3] = pens[1].0;
         rows[1] = (ctx.w_floor - self.min_total_variance()).max(0.0);
         rows[2] = (self.b * (1.0 + self.rho.abs()) - 2.0).max(0.0);
         let Some(j) = jac else { return };
-        if slope > 0.0 {
-            for (c, v) in self.g_gradient(kstar).iter().enumerate() {
-                j.set(0, c, -slope * v);
+        for (row, ((kstar, _), (_, slope))) in [0, 3].into_iter().zip(dips.into_iter().zip(pens)) {
+            if slope > 0.0 && !kstar.is_nan() {
+                for (c, v) in self.g_gradient(kstar).iter().enumerate() {
+                    j.set(row, c, -slope * v);
+                }
             }
         }
         if rows[1] > 0.0 {
