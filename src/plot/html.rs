@@ -476,7 +476,7 @@ pub fn write_index_page(path: &Path, entries: &[IndexEntry]) -> std::io::Result<
 }
 
 /// The "within spread X% of attainable Y%" cell of an expiry, with its inconsistent quotes
-/// ([`crate::slice::ceiling`]).
+/// ([`crate::slice::ceiling()`]).
 fn ceiling_cell(s: &crate::surface::SliceSummary) -> String {
     let within = opt(s.within_spread, |v| format!("{:.0}%", 100.0 * v));
     let Some(c) = &s.ceiling else {

@@ -58,6 +58,19 @@
 //! problem), so it is an attainable share — a lower bound on the best any arbitrage-free
 //! smile can do; it is exactly 1 when, and only when, the quotes are consistent
 //! ([`Ceiling::feasible`]).
+//!
+//! # The shortcut: the hull of the asks
+//!
+//! Most chains are consistent, and for them no programme is needed. Any convex, non-increasing
+//! price sequence with slopes `≥ −1` lying under the asks lies under the *largest* such
+//! sequence: the lower convex hull of the ask prices (with the anchor), made flat after its
+//! minimum (and, without an anchor, of slope −1 before its slope first reaches −1). So the
+//! quotes are consistent exactly when that hull is at or above every bid, and then its prices
+//! are the answer. [`ceiling`] computes it in `O(n)` (monotone chain, slopes as the intrinsic
+//! part's exact slope plus time-value difference quotients), checks it against the same rows
+//! and bands in `f64`, and solves the programme only if the check fails
+//! ([`Ceiling::solved_lp`]; [`CeilingMethod::Lp`] forces the programme). On the shared SPX
+//! chains this takes the median time per expiry from 0.3–0.7 ms (programme) to 30–45 µs.
 
 use super::{SmilePoint, SmileSlice, VolConvention};
 use crate::OptionKind;

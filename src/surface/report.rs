@@ -51,7 +51,7 @@ pub struct SliceSummary {
     pub repair: Option<SliceRepair>,
     /// What is attainable from the quotes alone: whether any arbitrage-free smile passes inside
     /// every bid/ask band, the attainable within-spread share and the quotes that cannot be
-    /// inside ([`crate::slice::ceiling`]). `None` below three two-sided quotes, where the
+    /// inside ([`crate::slice::ceiling()`]). `None` below three two-sided quotes, where the
     /// programme failed (see `ceiling_error`), and in reports written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ceiling: Option<Ceiling>,
@@ -118,7 +118,7 @@ pub struct Timing {
     pub implied_vol: f64,
     /// Fitting.
     pub fit: f64,
-    /// The per-expiry ceiling programmes ([`crate::slice::ceiling`]), summed over expiries.
+    /// The per-expiry ceiling programmes ([`crate::slice::ceiling()`]), summed over expiries.
     #[serde(default)]
     pub ceiling: f64,
     /// Everything.
