@@ -121,7 +121,7 @@ td.fl {{ min-width: 300px; font-size: 12px; }}
 <h1>{t}</h1>
 <p class="summary"><span>expiries fitted: <b>{n}</b></span><span>flagged: <b class="{fc}">{flagged}</b></span>
 <span>quotes used: <b>{q}</b></span><span>arbitrage-free (served surface, whole plane): <b class="{cc}">{cf}</b></span>
-<span>fit time: <b>{fit:.1} ms</b></span><span>total: <b>{tot:.1} ms</b></span></p>
+<span>fit time: <b>{fit:.1} ms</b></span><span>ceiling: <b>{ceil:.2} ms</b></span><span>total: <b>{tot:.1} ms</b></span></p>
 "#,
         t = esc(&title),
         n = run.slices.len(),
@@ -130,6 +130,7 @@ td.fl {{ min-width: 300px; font-size: 12px; }}
         cc = if run.arbitrage_free { "ok" } else { "bad" },
         cf = run.arbitrage_free,
         fit = run.timing_micros.fit / 1e3,
+        ceil = run.timing_micros.ceiling / 1e3,
         tot = run.timing_micros.total / 1e3,
     );
     h.push_str(&conventions(run.day_count));
@@ -144,6 +145,7 @@ td.fl {{ min-width: 300px; font-size: 12px; }}
          <th>forward</th><th>quotes</th><th>params</th><th>RMSE (vol pts)</th>\
          <th>max err (vol pts)</th><th>median half-spread (vol pts)</th>\
          <th>RMSE (half-spreads)</th><th>max err (half-spreads)</th><th>outside bid/ask</th>\
+         <th class=\"l\">within spread / attainable</th>\
          <th>severity</th><th class=\"l\">flags</th><th>chart</th></tr>\n",
     );
     for (rank, &i) in order.iter().enumerate() {
@@ -172,7 +174,7 @@ td.fl {{ min-width: 300px; font-size: 12px; }}
             h,
             "<tr{cls}><td>{rk}</td><td class=\"l\">{ex}</td><td>{t:.4}</td><td>{f:.2}</td>\
              <td>{n}</td><td>{np}</td><td>{rm:.2}</td><td>{mx:.2}</td><td>{hs}</td><td>{rh}</td>\
-             <td>{mh}</td><td>{out}</td><td>{sev:.1}</td>\
+             <td>{mh}</td><td>{out}</td><td class=\"l\">{ceil}</td><td>{sev:.1}</td>\
              <td class=\"l fl\">{flags}</td><td class=\"l\">{chart}</td></tr>",
             cls = if r.is_flagged() {
                 " class=\"flag\""
@@ -197,6 +199,7 @@ td.fl {{ min-width: 300px; font-size: 12px; }}
             rh = opt(e.rmse_half_spreads, |v| format!("{v:.2}")),
             mh = opt(e.max_half_spreads, |v| format!("{v:.1}")),
             out = opt(e.outside_share, |v| format!("{:.0}%", 100.0 * v)),
+            ceil = ceiling_cell(s),
             sev = r.severity,
         );
     }
@@ -470,4 +473,57 @@ pub fn write_index_page(path: &Path, entries: &[IndexEntry]) -> std::io::Result<
     }
     h.push_str("</table>\n</body></html>\n");
     write_atomic(path, h.as_bytes())
+}
+
+/// The "within spread X% of attainable Y%" cell of an expiry, with its inconsistent quotes
+/// ([`crate::slice::ceiling()`]).
+fn ceiling_cell(s: &crate::surface::SliceSummary) -> String {
+    let within = opt(s.within_spread, |v| format!("{:.0}%", 100.0 * v));
+    let Some(c) = &s.ceiling else {
+        return match &s.ceiling_error {
+            Some(e) => format!("{within} (ceiling: {})", esc(e)),
+            None => format!("{within} (no ceiling: under 3 two-sided quotes)"),
+        };
+    };
+    let mut cell = format!(
+        "within spread {within} of attainable <b class=\"{}\">{:.0}%</b>",
+        if c.feasible { "ok" } else { "bad" },
+        100.0 * c.attainable_within
+    );
+    if !c.inconsistent.is_empty() {
+        const SHOWN: usize = 8;
+        let items: Vec<String> = c
+            .inconsistent
+            .iter()
+            .take(SHOWN)
+            .map(|q| {
+                format!(
+                    "<li>K {}{}: {} too {} by {:.2} spreads</li>",
+                    q.strike,
+                    q.line.map_or_else(String::new, |l| format!(" (line {l})")),
+                    match q.side {
+                        crate::slice::ceiling::BandSide::Bid => "bid",
+                        crate::slice::ceiling::BandSide::Ask => "ask",
+                    },
+                    match q.side {
+                        crate::slice::ceiling::BandSide::Bid => "high",
+                        crate::slice::ceiling::BandSide::Ask => "low",
+                    },
+                    q.spreads
+                )
+            })
+            .collect();
+        let more = c.inconsistent.len().saturating_sub(SHOWN);
+        let _ = write!(
+            cell,
+            "<ul class=\"flags\">{}{}</ul>",
+            items.join(""),
+            if more > 0 {
+                format!("<li>… {more} more (report.json)</li>")
+            } else {
+                String::new()
+            }
+        );
+    }
+    cell
 }

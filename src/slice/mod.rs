@@ -14,10 +14,15 @@
 //! discount factor and finite, positive vols and weights — a slice with `t ≤ 0` is an error
 //! where it is made, not a NaN three calls later.
 //!
+//! [`ceiling()`] decides per expiry whether any arbitrage-free smile passes inside every bid/ask
+//! band (a small LP on call prices), so a fit's within-spread share can be read against what
+//! is attainable.
+//!
 //! [`Points`] is the flat view of one or more slices that every fit reads, and [`Objective`]
 //! says how a model vol is measured against a quote.
 
 mod build;
+pub mod ceiling;
 mod daycount;
 mod filter;
 mod forward;
@@ -26,6 +31,7 @@ mod points;
 mod weights;
 
 pub use build::{DropReason, DroppedExpiry, SliceReport, build_slices};
+pub use ceiling::{Ceiling, ceiling};
 pub use daycount::DayCount;
 pub use filter::{ExcludedQuote, RejectReason};
 pub use forward::ForwardSource;

@@ -355,6 +355,7 @@ fn calibrate_or_report(
             ingest: 0.0,
             implied_vol: iv_micros,
             fit: fit_clock.elapsed().as_secs_f64() * 1e6,
+            ceiling: 0.0,
             total: clock.elapsed().as_secs_f64() * 1e6,
         },
     };
@@ -413,6 +414,11 @@ fn calibrate_or_report(
     for (i, sm) in summaries.iter_mut().enumerate() {
         served_cost(&surface, i, fitted[i].0, fitted[i].1, sm);
     }
+    let ceiling_micros = summaries
+        .iter()
+        .filter_map(|sm| sm.ceiling.as_ref())
+        .map(|c| c.lp_micros)
+        .sum();
     let arbitrage = surface.arbitrage_check();
     let mut calendar = calendar;
     calendar.calendar_free = arbitrage.calendar.calendar_free;
@@ -433,6 +439,7 @@ fn calibrate_or_report(
             ingest: 0.0,
             implied_vol: iv_micros,
             fit: fit_micros,
+            ceiling: ceiling_micros,
             total: clock.elapsed().as_secs_f64() * 1e6,
         },
     };

@@ -4,7 +4,8 @@
 use super::arbitrage::{CalendarReport, PlaneScan};
 use super::{SliceModel, SurfaceModel};
 use crate::fit::{FitReport, Optimizer};
-use crate::slice::{ExcludedQuote, ForwardSource, SliceReport, SmileSlice};
+use crate::slice::ceiling::CeilingError;
+use crate::slice::{Ceiling, ExcludedQuote, ForwardSource, SliceReport, SmileSlice, ceiling};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -48,6 +49,15 @@ pub struct SliceSummary {
     /// The fit before an arbitrage repair changed it (`None` when nothing was repaired).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repair: Option<SliceRepair>,
+    /// What is attainable from the quotes alone: whether any arbitrage-free smile passes inside
+    /// every bid/ask band, the attainable within-spread share and the quotes that cannot be
+    /// inside ([`crate::slice::ceiling()`]). `None` below three two-sided quotes, where the
+    /// programme failed (see `ceiling_error`), and in reports written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceiling: Option<Ceiling>,
+    /// Why the ceiling programme has no answer, when it failed (not for too few quotes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceiling_error: Option<String>,
 }
 
 /// What an arbitrage repair did to one expiry: the smile before it and the fit quality it
@@ -108,6 +118,9 @@ pub struct Timing {
     pub implied_vol: f64,
     /// Fitting.
     pub fit: f64,
+    /// The per-expiry ceiling programmes ([`crate::slice::ceiling()`]), summed over expiries.
+    #[serde(default)]
+    pub ceiling: f64,
     /// Everything.
     pub total: f64,
 }
@@ -183,6 +196,11 @@ pub(super) fn summarise(
             mark_iv: p.mark_iv(),
         })
         .collect();
+    let (ceiling, ceiling_error) = match ceiling(s) {
+        Ok(c) => (Some(c), None),
+        Err(CeilingError::TooFewQuotes(_)) => (None, None),
+        Err(e) => (None, Some(e.to_string())),
+    };
     SliceSummary {
         expiry: s.expiry(),
         t: s.t(),
@@ -202,5 +220,7 @@ pub(super) fn summarise(
         quotes,
         excluded: s.excluded().to_vec(),
         repair,
+        ceiling,
+        ceiling_error,
     }
 }

@@ -1,5 +1,7 @@
 //! Slice building: synthetic chains with known answers, and every real chain.
 
+mod ceiling;
+
 use crate::common::shared_data;
 use chrono::{Duration, TimeZone, Utc};
 use std::path::PathBuf;
