@@ -202,8 +202,21 @@ impl SurfaceSmile for SplineSmile {
         opts: &FitOptions,
         floor: &[(f64, f64)],
     ) -> Result<(SliceModel, FitReport), FitError> {
-        // The floor reaches the wings, where the correction is zero: the base is refitted
-        // under it first, then the correction on the new base.
+        // A floor inside the correction's support: the correction alone, warm-started.
+        let [lo, hi] = self.support();
+        if floor.iter().all(|&(k, _)| k > lo && k < hi) {
+            let spline = SplineOptions {
+                base: Some(*self.base()),
+                ..opts.spline
+            };
+            let f = fit_from::<SplineSmile>(slice, opts, &spline, Some(self), floor)?;
+            if floor.iter().all(|&(k, w)| f.model.w(k) >= w * (1.0 - 1e-9)) {
+                return Ok((SliceModel::Spline(f.model), f.report));
+            }
+        }
+        // The floor reaches the wings, where the correction is zero (or the correction alone
+        // cannot meet it): the base is refitted under it first, then the correction on the new
+        // base.
         let base = fit_from::<Svi>(slice, opts, &(), Some(self.base()), floor)?;
         let spline = SplineOptions {
             base: Some(base.model),

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 /// Margin below which `g` counts as violated in the penalty.
 const G_MARGIN: f64 = 1e-6;
 /// Width of the smooth butterfly penalty.
-const TAU: f64 = 1e-3;
+const TAU: f64 = 3e-4;
 /// Weight of the Durrleman rows before the fitter's own (a `g` shortfall of 1 costs like a
 /// vol error of `G_WEIGHT·P`).
 const G_WEIGHT: f64 = 0.1;

@@ -2,9 +2,10 @@
 //! condition linearised at sample points, a small quadratic programme solved by an active-set
 //! method (as the quasi-explicit SVI start solves one; Zeliade 2009), relinearised twice.
 //!
-//! In total variance the quote rows are linear in the coefficients once `σ − σ_mid` is
-//! linearised at the mid, `σ ≈ σ_mid + (w − w_mid)/(2σ_mid t)`; the roughness rows are linear;
-//! `g(kₛ) ≥ ε` is linearised at the current coefficients. The Hessian is the `n × n` normal
+//! In total variance the quote rows are linear in the coefficients once the vol is linearised
+//! at the current smile, `σ ≈ σ_cur + (w − w_cur)/(2σ_cur t)`; the roughness rows are linear;
+//! `g(kₛ) ≥ ε` is linearised at the current coefficients. Each round relinearises both
+//! (Gauss–Newton with a linearised constraint: sequential quadratic programming). The Hessian is the `n × n` normal
 //! matrix (`n ≤ 32`), factorised once; each active constraint adds a column `H⁻¹ℓ` and the
 //! multipliers solve the Schur system of the active set. The generic polish starts from the
 //! result, so a rough start costs iterations, never correctness.
@@ -16,7 +17,7 @@ use crate::models::arbitrage::{durrleman, durrleman_partials};
 use crate::slice::Points;
 use nalgebra::{DMatrix, DVector};
 
-/// Relinearisations of `g`.
+/// Rounds of relinearisation (of the vols and of `g`).
 const ROUNDS: usize = 3;
 /// The most constraints an active set holds.
 const MAX_ACTIVE: usize = 60;
@@ -29,12 +30,64 @@ pub(super) fn qp_start(data: &Points, ctx: &SplineContext, samples: usize) -> Ve
     let n = ctx.n();
     let zero = SplineSmile::flat_correction(*ctx.base(), ctx.k0(), ctx.h(), n);
     let t = data.t();
+    let [lo, _] = zero.support();
+    let step = ctx.h() / samples.max(1) as f64;
+    let m = samples * (n + 3);
+    let mut c = DVector::<f64>::zeros(n);
+    for _ in 0..ROUNDS {
+        let mut cur = zero;
+        cur.coefs_mut().copy_from_slice(c.as_slice());
+        let Some((h, f)) = normal_matrix(data, ctx, &cur, t) else {
+            return c.as_slice().to_vec();
+        };
+        let Some(chol) = h.cholesky() else {
+            return c.as_slice().to_vec();
+        };
+        let cu = chol.solve(&f);
+        // Linearise g at the current coefficients: ℓₛ·c ≥ dₛ.
+        let mut rows: Vec<(DVector<f64>, f64)> = Vec::with_capacity(m);
+        for s in 0..m {
+            let k = lo + step * (s as f64 + 0.5);
+            let (w, w1, w2) = cur.w_derivs(k);
+            let Some(l) = cur.local(k) else { continue };
+            if !(w > 0.0) {
+                continue;
+            }
+            let g = durrleman(k, w, w1, w2);
+            let (gw, gw1, gw2) = durrleman_partials(k, w, w1);
+            let mut row = DVector::<f64>::zeros(n);
+            for q in 0..4 {
+                let j = l.first + q as isize;
+                if j >= 0 && (j as usize) < n {
+                    row[j as usize] = gw * l.b[q] + gw1 * l.d[q] + gw2 * l.e[q];
+                }
+            }
+            let d = G_TARGET - g + row.dot(&c);
+            rows.push((row, d));
+        }
+        c = active_set(&chol, &cu, &rows);
+    }
+    c.as_slice().to_vec()
+}
+
+/// The normal matrix and right-hand side of the quote and roughness rows, with each quote's
+/// vol linearised in `w` at the current smile `cur`: `σ ≈ σ_cur + (w − w_cur)/(2σ_cur t)`.
+fn normal_matrix(
+    data: &Points,
+    ctx: &SplineContext,
+    cur: &SplineSmile,
+    t: f64,
+) -> Option<(DMatrix<f64>, DVector<f64>)> {
+    let n = ctx.n();
     let mut h = DMatrix::<f64>::zeros(n, n);
     let mut f = DVector::<f64>::zeros(n);
-    for (((&k, &mid), &sw), _) in data.k().iter().zip(data.mid()).zip(data.sqrt_w()).zip(0..) {
-        let Some(l) = zero.local(k) else { continue };
-        let scale = sw / (2.0 * mid * t);
-        let target = mid * mid * t - ctx.base().w(k);
+    for ((&k, &mid), &sw) in data.k().iter().zip(data.mid()).zip(data.sqrt_w()) {
+        let Some(l) = cur.local(k) else { continue };
+        let w_cur = cur.w(k);
+        let vol = if w_cur > 0.0 { (w_cur / t).sqrt() } else { mid };
+        let scale = sw / (2.0 * vol * t);
+        // The correction that puts the linearised vol on the mid.
+        let target = w_cur + (mid - vol) * 2.0 * vol * t - ctx.base().w(k);
         let idx = |q: usize| {
             let j = l.first + q as isize;
             (j >= 0 && (j as usize) < n).then_some(j as usize)
@@ -67,41 +120,7 @@ pub(super) fn qp_start(data: &Points, ctx: &SplineContext, samples: usize) -> Ve
     for i in 0..n {
         h[(i, i)] += ridge.max(f64::MIN_POSITIVE);
     }
-    let Some(chol) = h.cholesky() else {
-        return vec![0.0; n];
-    };
-    let cu = chol.solve(&f);
-    let mut c = cu.clone();
-    let [lo, _] = zero.support();
-    let step = ctx.h() / samples as f64;
-    let m = samples * (n + 3);
-    for _ in 0..ROUNDS {
-        // Linearise g at the current coefficients: ℓₛ·c ≥ dₛ.
-        let mut cur = zero;
-        cur.coefs_mut().copy_from_slice(c.as_slice());
-        let mut rows: Vec<(DVector<f64>, f64)> = Vec::with_capacity(m);
-        for s in 0..m {
-            let k = lo + step * (s as f64 + 0.5);
-            let (w, w1, w2) = cur.w_derivs(k);
-            let Some(l) = cur.local(k) else { continue };
-            if !(w > 0.0) {
-                continue;
-            }
-            let g = durrleman(k, w, w1, w2);
-            let (gw, gw1, gw2) = durrleman_partials(k, w, w1);
-            let mut row = DVector::<f64>::zeros(n);
-            for q in 0..4 {
-                let j = l.first + q as isize;
-                if j >= 0 && (j as usize) < n {
-                    row[j as usize] = gw * l.b[q] + gw1 * l.d[q] + gw2 * l.e[q];
-                }
-            }
-            let d = G_TARGET - g + row.dot(&c);
-            rows.push((row, d));
-        }
-        c = active_set(&chol, &cu, &rows);
-    }
-    c.as_slice().to_vec()
+    h.iter().all(|v| v.is_finite()).then_some((h, f))
 }
 
 /// `min ½cᵀHc − fᵀc` subject to `ℓᵢ·c ≥ dᵢ`, from the unconstrained minimiser `cu = H⁻¹f`:
