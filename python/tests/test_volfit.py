@@ -149,12 +149,12 @@ def test_invalid_queries_are_nan_and_lists_come_from_the_library():
                 np.array([0.5, 0.5, 0.5, -1.0, np.nan]))
     assert np.all(np.isnan(bad))
     assert np.isnan(s.local_vol(-1.0, 0.5)) and np.isnan(s.density(100_000.0, -1.0))
-    assert volfit.MODELS == ["svi", "ssvi", "essvi", "sabr"]
+    assert volfit.MODELS == ["svi", "ssvi", "essvi", "sabr", "spline"]
     assert volfit.OPTIMIZERS == ["lm", "bfgs", "lbfgs"]
     assert "deribit-api" in volfit.FORMATS and volfit.FORMATS[0] == "auto"
     for model in volfit.MODELS:
         assert volfit.calibrate_surface(SAMPLE, model=model).check() is not None
-    with pytest.raises(volfit.VolfitError, match="expected svi, ssvi, essvi, sabr"):
+    with pytest.raises(volfit.VolfitError, match="expected svi, ssvi, essvi, sabr, spline"):
         volfit.calibrate_surface(SAMPLE, model="heston")
 
 
@@ -224,6 +224,20 @@ def test_extreme_scales_through_python():
     assert np.all(np.abs(v / want - 1.0) <= 4 * np.finfo(float).eps), v / want - 1.0
     v, reasons = volfit.implied_vol("call", 1e-300, 1e10, 1e10, 1.0, return_reasons=True)
     assert math.isnan(v) and reasons == "unrepresentable"
+
+
+def test_spline_beats_svi_inside_the_spread_and_stays_arbitrage_free():
+    path = SHARED / "data" / "spx_gatheral" / "spx_ivols_20170424.csv"
+    if not path.exists():
+        pytest.skip("../shared/data not present")
+    reports = {m: volfit.calibrate_surface(str(path), model=m).report() for m in ("svi", "spline")}
+    median = {m: float(np.median([s["within_spread"] for s in r["slices"]])) for m, r in reports.items()}
+    assert reports["spline"]["model"] == "spline"
+    # Same quotes, 28 expiries: SVI's median expiry has about 80% of its quotes inside bid/ask.
+    assert [s["n_quotes"] for s in reports["spline"]["slices"]] == [s["n_quotes"] for s in reports["svi"]["slices"]]
+    assert median["spline"] > median["svi"], median
+    assert reports["spline"]["arbitrage_free"] and reports["spline"]["calendar_free"]
+    assert all(s["butterfly_free"] for s in reports["spline"]["slices"])
 
 
 def test_extrapolated_and_digital_on_a_real_surface():

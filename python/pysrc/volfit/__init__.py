@@ -1,7 +1,7 @@
 """volfit — implied-volatility surface calibration with a Rust core.
 
 Implied vols to machine precision (Jäckel's *Let's Be Rational*), arbitrage-free SVI / SSVI /
-eSSVI / SABR fits with Levenberg–Marquardt or quasi-Newton optimisers, a fitted surface with
+eSSVI / SABR / spline (SVI plus a regularised cubic B-spline correction) fits with Levenberg–Marquardt or quasi-Newton optimisers, a fitted surface with
 local vol and density, and the review charts, from Python. Every function takes numpy arrays
 (broadcast against each other) or scalars; errors from the Rust core are raised as
 :class:`VolfitError` with the core's message (naming file, line and field where one applies).
@@ -444,7 +444,8 @@ class Surface:
 def calibrate_surface(path: str, format: str = "auto", underlying: Optional[str] = None,
                       model: str = "svi", optimizer: str = "lm") -> Surface:
     """Reads a chain file and calibrates a surface: ``model`` one of :data:`MODELS` (``svi``
-    by default), ``optimizer`` one of :data:`OPTIMIZERS` (``lm`` by default), ``format`` one
+    by default, ``ssvi``, ``essvi``, ``sabr``, ``spline``: SVI plus a regularised cubic B-spline
+    correction in total variance, butterfly-free), ``optimizer`` one of :data:`OPTIMIZERS` (``lm`` by default), ``format`` one
     of :data:`FORMATS`. A file with several underlyings needs ``underlying=``."""
     return Surface(_volfit.Surface.calibrate(str(path), format, underlying, model, optimizer))
 
