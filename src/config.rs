@@ -43,7 +43,9 @@
 use crate::fit::{Optimizer, SabrBeta};
 use crate::names::{UnknownName, parse_name};
 use crate::slice::{DayCount, Objective, Weighting};
-use crate::surface::{AfterLast, BeforeFirst, CalendarPolicy, SurfaceModel, SurfaceOptions, Wings};
+use crate::surface::{
+    AfterLast, BeforeFirst, Between, CalendarPolicy, SurfaceModel, SurfaceOptions, Wings,
+};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
@@ -404,6 +406,12 @@ pub struct CalibrateConfig {
     /// The wings beyond each expiry's quoted range.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wings: Option<Wings>,
+    /// The rule between expiries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub between: Option<Between>,
+    /// The spline smile's roughness weight `λ`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spline_smoothing: Option<f64>,
 }
 
 impl CalibrateConfig {
@@ -432,6 +440,8 @@ impl CalibrateConfig {
             after_last: self.after_last.or(base.after_last),
             after_last_vol: self.after_last_vol.or(base.after_last_vol),
             wings: self.wings.or(base.wings),
+            between: self.between.or(base.between),
+            spline_smoothing: self.spline_smoothing.or(base.spline_smoothing),
         }
     }
 
@@ -515,9 +525,22 @@ impl CalibrateConfig {
         if let Some(l) = self.max_vol {
             f.max_vol = l.get();
         }
+        if let Some(l) = self.spline_smoothing {
+            if !(l >= 0.0 && l.is_finite()) {
+                return Err(ConfigError {
+                    key: "spline_smoothing",
+                    expected: "a finite number ≥ 0",
+                    got: l.to_string(),
+                });
+            }
+            opts.fit.spline.smoothing = l;
+        }
         let e = &mut opts.extrapolation;
         if let Some(w) = self.wings {
             e.wings = w;
+        }
+        if let Some(b) = self.between {
+            e.between = b;
         }
         if let Some(v) = self.min_forward_vol {
             if !(v > 0.0 && v <= 10.0) {
@@ -604,6 +627,8 @@ impl CalibrateConfig {
                 AfterLast::Refuse => None,
             },
             wings: Some(opts.extrapolation.wings),
+            between: Some(opts.extrapolation.between),
+            spline_smoothing: Some(opts.fit.spline.smoothing),
         }
     }
 }

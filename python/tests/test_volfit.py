@@ -352,7 +352,7 @@ def test_extrapolation_policy_default_and_after_last(btc):
     pol = btc.extrapolation()
     assert pol == {"min_forward_vol": 0.01, "before_first": "flat_vol",
                    "after_last": {"kind": "forward_variance", "vol": None},
-                   "wings": "model", "calendar_envelope": True}
+                   "wings": "model", "between": "auto", "calendar_envelope": True}
     ts = [p["t"] for p in btc.params()]
     t_n = ts[-1]
     k = np.array([-0.5, 0.0, 0.4])

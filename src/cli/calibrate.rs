@@ -33,7 +33,7 @@ pub struct OptionFlags {
     /// error). Flags given on the command line override it.
     #[arg(long, value_name = "FILE.toml")]
     config: Option<PathBuf>,
-    /// Surface model [default: svi].
+    /// Surface model [default: spline].
     #[arg(long, value_enum)]
     model: Option<SurfaceModel>,
     /// Optimiser of the fits [default: lm].
@@ -110,6 +110,13 @@ pub struct OptionFlags {
     /// variance with the edge slope [default: model].
     #[arg(long, value_enum)]
     wings: Option<volfit::surface::Wings>,
+    /// Between expiries: total variance linear in time where that is butterfly-free, prices
+    /// elsewhere (auto); prices everywhere; or total variance everywhere [default: auto].
+    #[arg(long, value_enum)]
+    between: Option<volfit::surface::Between>,
+    /// Roughness weight λ of the spline smile (`--model spline`) [default: 1e-8].
+    #[arg(long, value_name = "LAMBDA")]
+    spline_smoothing: Option<f64>,
 }
 
 impl OptionFlags {
@@ -137,6 +144,8 @@ impl OptionFlags {
             after_last: self.after_last,
             after_last_vol: self.after_last_vol,
             wings: self.wings,
+            between: self.between,
+            spline_smoothing: self.spline_smoothing,
         }
     }
 

@@ -218,8 +218,10 @@ pub fn fit_spline(slice: &SmileSlice, opts: &FitOptions) -> Result<Fit<SplineSmi
         ..opts.spline
     };
     let mut f = fit::<SplineSmile>(slice, opts, &spline)?;
-    // The report's time is the whole fit's: the base's and the correction's.
+    // The report's time and parameter count are the whole fit's: the base's and the
+    // correction's.
     f.report.fit_micros += base.report.fit_micros;
+    f.report.n_params += base.report.n_params;
     Ok(f)
 }
 

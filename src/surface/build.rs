@@ -27,7 +27,6 @@ use std::time::Instant;
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum SurfaceModel {
     /// Raw SVI per expiry, butterfly-free by construction, calendar-repaired.
-    #[default]
     Svi,
     /// One SSVI surface over all expiries: calendar- and butterfly-free by construction,
     /// 3 parameters plus one `θ` per expiry.
@@ -38,7 +37,9 @@ pub enum SurfaceModel {
     Sabr,
     /// SVI plus a regularised cubic B-spline correction per expiry
     /// ([`crate::models::spline`]): the capacity of a densely quoted market, SVI's wings,
-    /// butterfly-free, calendar-repaired.
+    /// butterfly-free, calendar-repaired. The default: on every shared chain it puts more
+    /// quotes inside their bid/ask than SVI (98.3% against 62.5% overall) at a lower RMSE.
+    #[default]
     Spline,
 }
 
@@ -194,7 +195,7 @@ fn outliers(s: &SmileSlice, m: &SliceModel) -> Vec<(usize, f64, f64)> {
 impl Default for SurfaceOptions {
     fn default() -> Self {
         SurfaceOptions {
-            model: SurfaceModel::Svi,
+            model: SurfaceModel::Spline,
             fit: FitOptions::default(),
             slices: SliceOptions::default(),
             calendar: CalendarPolicy::Repair,

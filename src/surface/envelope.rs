@@ -39,6 +39,19 @@ pub(crate) struct Wing {
 }
 
 impl Wing {
+    /// `k` values finer than the crossing grid where the smile has features of its own (a
+    /// spline smile's knots, four points per knot interval), empty otherwise.
+    fn fine_ks(&self) -> Vec<f64> {
+        match &self.model {
+            super::SliceModel::Spline(s) => {
+                let ([lo, hi], (_, h)) = (s.support(), s.knots());
+                let n = ((hi - lo) / (0.25 * h)).round() as usize;
+                (0..=n).map(|j| lo + (hi - lo) * j as f64 / n as f64).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// Total variance at `k`.
     #[inline]
     pub fn w(&self, k: f64) -> f64 {
@@ -159,7 +172,13 @@ pub(crate) fn served(models: &[Wing], ts: &[f64], min_forward_variance: f64) -> 
             let k = u.sinh();
             own(k) - floor(k)
         };
-        let roots = crossings(&gap);
+        // The grid refined where this smile or an earlier one has fine features.
+        let extra: Vec<f64> = models[..=i]
+            .iter()
+            .flat_map(Wing::fine_ks)
+            .map(f64::asinh)
+            .collect();
+        let roots = crossings(&gap, &extra);
         // Decide each interval between crossings by the sign of the gap inside it.
         let mut bounds = vec![-U_MAX];
         bounds.extend(roots.iter().copied());
@@ -224,14 +243,19 @@ fn push(pieces: &mut Vec<Piece>, p: Piece) {
     pieces.push(p);
 }
 
-/// The sign changes of `gap(u)` on `[−U_MAX, U_MAX]`, sorted: grid sign changes bisected to
+/// The sign changes of `gap(u)` on `[−U_MAX, U_MAX]`, sorted (on the grid plus the `extra`
+/// points, in `u`): grid sign changes bisected to
 /// rounding, and double crossings hidden between grid points found by minimising `|gap|`
 /// around each local minimum of it.
-fn crossings(gap: &impl Fn(f64) -> f64) -> Vec<f64> {
+fn crossings(gap: &impl Fn(f64) -> f64, extra: &[f64]) -> Vec<f64> {
     let n = (2.0 * U_MAX / U_STEP).round() as usize;
-    let us: Vec<f64> = (0..=n)
+    let mut us: Vec<f64> = (0..=n)
         .map(|j| -U_MAX + 2.0 * U_MAX * j as f64 / n as f64)
+        .chain(extra.iter().copied().filter(|u| u.abs() < U_MAX))
         .collect();
+    us.sort_by(f64::total_cmp);
+    us.dedup();
+    let n = us.len() - 1;
     let gs: Vec<f64> = us.iter().map(|&u| gap(u)).collect();
     let neg = |g: f64| g < 0.0;
     let mut roots = Vec::new();

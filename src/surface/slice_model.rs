@@ -209,7 +209,8 @@ impl SurfaceSmile for SplineSmile {
                 base: Some(*self.base()),
                 ..opts.spline
             };
-            let f = fit_from::<SplineSmile>(slice, opts, &spline, Some(self), floor)?;
+            let mut f = fit_from::<SplineSmile>(slice, opts, &spline, Some(self), floor)?;
+            f.report.n_params += 5;
             if floor.iter().all(|&(k, w)| f.model.w(k) >= w * (1.0 - 1e-9)) {
                 return Ok((SliceModel::Spline(f.model), f.report));
             }
@@ -224,6 +225,7 @@ impl SurfaceSmile for SplineSmile {
         };
         let mut f = fit_from::<SplineSmile>(slice, opts, &spline, None, floor)?;
         f.report.fit_micros += base.report.fit_micros;
+        f.report.n_params += base.report.n_params;
         Ok((SliceModel::Spline(f.model), f.report))
     }
     fn lifted(&self, dw: f64) -> Option<SliceModel> {

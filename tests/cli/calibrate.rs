@@ -102,9 +102,17 @@ fn check_report(dir: &Path, file: &Path, underlying: &str) -> (usize, usize, usi
         for key in ["t", "forward", "rmse_iv", "max_abs_err_iv", "fit_micros"] {
             assert!(num(s, key).is_finite());
         }
+        // Numbers, names, nested objects (the spline's SVI base) and arrays of numbers (its
+        // coefficients).
         assert!(s["params"].as_object().is_some_and(|p| {
-            p.values()
-                .all(|v| v.as_f64().is_some_and(f64::is_finite) || v.is_string() || v.is_object())
+            p.values().all(|v| {
+                v.as_f64().is_some_and(f64::is_finite)
+                    || v.is_string()
+                    || v.is_object()
+                    || v.as_array().is_some_and(|a| {
+                        a.iter().all(|x| x.as_f64().is_some_and(f64::is_finite))
+                    })
+            })
         }));
     }
     for key in ["ingest", "implied_vol", "fit", "total"] {
@@ -1227,7 +1235,7 @@ fn strict_fails_on_a_flagged_expiry() {
     );
     let first = &slices[0];
     assert_eq!(first["n_quotes"], 5);
-    assert_eq!(first["fit"]["n_params"], 5);
+    assert!(first["fit"]["n_params"].as_u64().unwrap() >= 5);
     assert_eq!(first["review"]["flags"][0]["kind"], "exact_fit");
     let o = run(false);
     assert_eq!(

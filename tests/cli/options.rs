@@ -75,13 +75,14 @@ fn report_echoes_the_default_options() {
     let r = sample_report("defaults", &[]);
     let o = &r["options"];
     let expected = serde_json::json!({
-        "model": "svi", "optimizer": "lm", "weighting": "inverse-spread", "objective": "vol",
+        "model": "spline", "optimizer": "lm", "weighting": "inverse-spread", "objective": "vol",
         "day_count": "act365", "calendar": "repair", "sabr_beta": "default", "min_quotes": 5,
         "keep_outliers": false, "keep_no_bid": false, "keep_crossed_or_locked": false,
         "keep_one_tick_bid": false, "max_iv_spread": "off",
         "max_log_moneyness": volfit::slice::MAX_LOG_MONEYNESS, "max_vol": 10.0,
         "min_forward_vol": 0.01, "before_first": "flat-vol", "after_last": "forward-variance",
-        "after_last_vol": "off", "wings": "model"
+        "after_last_vol": "off", "wings": "model", "between": "auto",
+        "spline_smoothing": volfit::models::spline::SplineOptions::default().smoothing
     });
     assert_eq!(o, &expected);
 }

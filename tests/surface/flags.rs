@@ -13,9 +13,14 @@ use volfit::surface::{
     QuotePoint, RunReport, SliceSummary, SurfaceOptions, SurfaceReport, calibrate_surface,
 };
 
+/// The SVI surface of a shared chain (the flags below were written against SVI's misses).
 fn report_of(file: &str) -> SurfaceReport {
     let (chains, _) = read_chains(shared_data(file), Format::Auto).unwrap();
-    calibrate_surface(&chains[0], &SurfaceOptions::default())
+    let opts = SurfaceOptions {
+        model: volfit::SurfaceModel::Svi,
+        ..SurfaceOptions::default()
+    };
+    calibrate_surface(&chains[0], &opts)
         .unwrap()
         .1
 }

@@ -104,7 +104,9 @@ def _instants(expiry: Any) -> np.ndarray:
 _BEFORE_FIRST = ("flat_vol", "refuse")
 _AFTER_LAST = ("forward_variance", "refuse")
 _WINGS = ("model", "linear")
-_POLICY_KEYS = ("min_forward_vol", "before_first", "after_last", "wings", "calendar_envelope")
+_BETWEEN = ("auto", "price", "variance")
+_POLICY_KEYS = ("min_forward_vol", "before_first", "after_last", "wings", "between",
+                "calendar_envelope")
 
 
 def _real(name: str, v: Any) -> float:
@@ -127,6 +129,10 @@ def _policy_value(key: str, v: Any) -> Any:
     if key == "wings":
         if v not in _WINGS:
             raise VolfitValueError(f"wings must be one of {list(_WINGS)}, got {v!r}")
+        return v
+    if key == "between":
+        if v not in _BETWEEN:
+            raise VolfitValueError(f"between must be one of {list(_BETWEEN)}, got {v!r}")
         return v
     if key == "before_first":
         if v not in _BEFORE_FIRST:
@@ -405,6 +411,9 @@ class Surface:
           :meth:`extrapolation`;
         - ``wings``: ``"model"`` (the fit's own) or ``"linear"`` (linear in total variance
           beyond each quoted range with the edge slope);
+        - ``between``: ``"auto"`` (total variance linear in time where that is butterfly-free
+          on a dense scan, out-of-the-money prices linear in time elsewhere), ``"price"``
+          (prices everywhere: butterfly-free by construction) or ``"variance"``;
         - ``calendar_envelope``: True or False.
 
         Raises :class:`VolfitValueError` (a ``ValueError``) for an unknown setting or a value
@@ -442,7 +451,7 @@ class Surface:
 
 
 def calibrate_surface(path: str, format: str = "auto", underlying: Optional[str] = None,
-                      model: str = "svi", optimizer: str = "lm") -> Surface:
+                      model: str = "spline", optimizer: str = "lm") -> Surface:
     """Reads a chain file and calibrates a surface: ``model`` one of :data:`MODELS` (``svi``
     by default, ``ssvi``, ``essvi``, ``sabr``, ``spline``: SVI plus a regularised cubic B-spline
     correction in total variance, butterfly-free), ``optimizer`` one of :data:`OPTIMIZERS` (``lm`` by default), ``format`` one

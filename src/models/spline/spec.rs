@@ -26,8 +26,11 @@ use crate::models::SmileModel;
 use crate::slice::{Points, VolConvention};
 use serde::{Deserialize, Serialize};
 
-/// Margin below which `g` counts as violated in the penalty.
-const G_MARGIN: f64 = 1e-6;
+/// The margin of Durrleman's `g` a spline fit keeps (or the base's own minimum, if lower):
+/// the served surface raises smiles by `σ_min²Δt` where a later fit dips below them, and a
+/// smile with `g` at 0 somewhere can lose butterfly-freedom under that raise (seen on 2 of
+/// the 1,250 qmoms days with no margin).
+const G_KEEP: f64 = 1e-3;
 /// Width of the smooth butterfly penalty.
 const TAU: f64 = 3e-4;
 /// Weight of the Durrleman rows before the fitter's own (a `g` shortfall of 1 costs like a
@@ -73,6 +76,8 @@ pub struct SplineContext {
     n: usize,
     /// The multiplier of the coefficients' second differences in the regularisation rows.
     smooth: f64,
+    /// The `g` margin the fit keeps: `min(G_KEEP, the base's min g)`.
+    keep: f64,
 }
 
 /// `"c0"`…`"c31"`: the names of the free parameters.
@@ -98,12 +103,21 @@ impl SplineContext {
     pub(super) fn smooth(&self) -> f64 {
         self.smooth
     }
+    pub(super) fn keep(&self) -> f64 {
+        self.keep
+    }
 
     fn model(&self, c: &[f64]) -> SplineSmile {
         let mut s = SplineSmile::flat_correction(self.base, self.k0, self.h, self.n);
         s.coefs_mut().copy_from_slice(&c[..self.n]);
         s
     }
+}
+
+/// Free of butterfly arbitrage with `min g ≥ keep`.
+fn kept(s: &SplineSmile, keep: f64) -> bool {
+    let v = SplineSmile::butterfly(s);
+    v.free && v.min_g >= keep
 }
 
 /// `g` at `k` and its partials in `(w, w', w'')` (`None` where `w ≤ 0`).
@@ -174,7 +188,9 @@ impl Calibrate for SplineSmile {
         let vol_per_w = 0.5 / (flat * t).sqrt();
         let smooth = (opts.smoothing * len as f64 * h / span).sqrt() * span * span / (h * h)
             * vol_per_w;
+        let keep = G_KEEP.min(base.min_g().1).max(0.0);
         Ok(SplineContext {
+            keep,
             t,
             w_floor: data.groups()[0].w_floor,
             base,
@@ -287,7 +303,7 @@ impl Calibrate for SplineSmile {
     fn penalties(
         &self,
         _: &Points,
-        _: &SplineContext,
+        ctx: &SplineContext,
         rows: &mut [f64],
         mut jac: Option<&mut JacRows<'_>>,
     ) {
@@ -300,7 +316,7 @@ impl Calibrate for SplineSmile {
                 *row = 1e6;
                 continue;
             };
-            let (pen, slope) = softplus((G_MARGIN - g).min(1e6), TAU);
+            let (pen, slope) = softplus((ctx.keep - g).min(1e6), TAU);
             *row = G_WEIGHT * pen;
             let Some(j) = jac.as_deref_mut() else { continue };
             let Some(l) = self.local(k) else { continue };
@@ -316,8 +332,12 @@ impl Calibrate for SplineSmile {
         }
     }
 
-    fn repair(&mut self, _: &Points, _: &SplineContext) -> Option<Repair> {
-        if SplineSmile::butterfly(self).free {
+    fn admissible(&self, _: &Points, ctx: &SplineContext) -> bool {
+        kept(self, ctx.keep)
+    }
+
+    fn repair(&mut self, _: &Points, ctx: &SplineContext) -> Option<Repair> {
+        if kept(self, ctx.keep) {
             return None;
         }
         let full = *self;
@@ -331,7 +351,7 @@ impl Calibrate for SplineSmile {
         let (mut lo, mut hi) = (0.0, 1.0);
         for _ in 0..30 {
             let mid = 0.5 * (lo + hi);
-            if SplineSmile::butterfly(&shrink(mid)).free {
+            if kept(&shrink(mid), ctx.keep) {
                 hi = mid;
             } else {
                 lo = mid;

@@ -62,7 +62,7 @@ pub(super) fn qp_start(data: &Points, ctx: &SplineContext, samples: usize) -> Ve
                     row[j as usize] = gw * l.b[q] + gw1 * l.d[q] + gw2 * l.e[q];
                 }
             }
-            let d = G_TARGET - g + row.dot(&c);
+            let d = (G_TARGET + ctx.keep()) - g + row.dot(&c);
             rows.push((row, d));
         }
         c = active_set(&chol, &cu, &rows);
