@@ -13,7 +13,7 @@ use common::{market, pct, quality};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::Instant;
-use volfit::fit::{FitOptions, fit_svi};
+use volfit::fit::{FitOptions, fit_spline, fit_svi};
 use volfit::slice::Weighting;
 use volsurf::smile::{SmileSection, SviSmile};
 
@@ -96,7 +96,7 @@ fn bench(c: &mut Criterion) {
         is_ / ts.len().max(1) as f64,
         arb_s,
         fail_s,
-        pct(ts, 0.5) / pct(tv, 0.5)
+        pct(ts.clone(), 0.5) / pct(tv, 0.5)
     );
     for (file, [n, r, w, both, nf, rf, wf, bothf]) in &wins {
         println!(
@@ -104,6 +104,31 @@ fn bench(c: &mut Criterion) {
              both on {both}/{n}; where volsurf's fit is arbitrage-free: {rf}/{nf}, {wf}/{nf}, {bothf}/{nf}"
         );
     }
+
+    // The spline smile (the default model) on the same slices, against the same volsurf fits.
+    let (mut tp, mut rp, mut ip, mut arb_p) = (Vec::new(), Vec::new(), 0.0, 0);
+    for (_, s) in &all {
+        let clock = Instant::now();
+        let fit = fit_spline(s, &opts).expect("volfit spline fit");
+        tp.push(clock.elapsed().as_secs_f64() * 1e6);
+        let (r, w) = quality(s, |k| {
+            Some((fit.model.w((k / s.forward()).ln()) / s.t()).sqrt())
+        });
+        rp.push(r);
+        ip += w;
+        arb_p += usize::from(!fit.report.butterfly_free);
+    }
+    println!(
+        "{} slices | volfit spline: median {:.0} µs, p90 {:.0} µs, median RMSE {:.2e}, mean inside bid/ask {:.3}, \
+         arbitrage in {} fits | volsurf SVI median time / spline median time {:.2}×",
+        all.len(),
+        pct(tp.clone(), 0.5),
+        pct(tp.clone(), 0.9),
+        pct(rp, 0.5),
+        ip / n,
+        arb_p,
+        pct(ts.clone(), 0.5) / pct(tp, 0.5)
+    );
 
     let mut g = c.benchmark_group("svi_slice_fit");
     g.sample_size(20);
@@ -123,6 +148,9 @@ fn bench(c: &mut Criterion) {
         let label = name.replace(' ', "_");
         g.bench_function(format!("{label}/volfit_fit_svi"), |b| {
             b.iter(|| fit_svi(black_box(s), &opts).unwrap().report.rmse_iv);
+        });
+        g.bench_function(format!("{label}/volfit_fit_spline"), |b| {
+            b.iter(|| fit_spline(black_box(s), &opts).unwrap().report.rmse_iv);
         });
         g.bench_function(format!("{label}/volsurf_SviSmile_calibrate"), |b| {
             b.iter(|| {

@@ -460,7 +460,7 @@ fn map2<'py>(
 impl Surface {
     /// Reads a chain file and calibrates its surface.
     #[staticmethod]
-    #[pyo3(signature = (path, fmt = "auto", underlying = None, model_name = "svi", optimizer_name = "lm"))]
+    #[pyo3(signature = (path, fmt = "auto", underlying = None, model_name = "spline", optimizer_name = "lm"))]
     fn calibrate(
         py: Python<'_>,
         path: &str,

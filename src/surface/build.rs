@@ -6,7 +6,9 @@ use super::arbitrage::{
 };
 use super::report::{FailedExpiry, SliceRepair, SurfaceReport, Timing, error_chain, summarise};
 use super::{FittedSurface, SliceModel, SurfaceError, SurfaceSlice};
-use crate::fit::{FitError, FitOptions, FitReport, fit_essvi, fit_sabr, fit_spline, fit_ssvi, fit_svi};
+use crate::fit::{
+    FitError, FitOptions, FitReport, fit_essvi, fit_sabr, fit_spline, fit_ssvi, fit_svi,
+};
 use crate::names::{UnknownName, parse_name};
 use crate::quotes::Chain;
 use crate::quotes::Rejection;
@@ -413,7 +415,7 @@ fn calibrate_or_report(
         .map(|((s, m, r), repair)| summarise(s, m, r, repair))
         .collect();
     for (i, sm) in summaries.iter_mut().enumerate() {
-        served_cost(&surface, i, fitted[i].0, fitted[i].1, sm);
+        served_cost(&surface, i, fitted[i].0, &fitted[i].1, sm);
     }
     let ceiling_micros = summaries
         .iter()
@@ -506,7 +508,7 @@ fn served_cost(
     surface: &FittedSurface,
     i: usize,
     slice: &SmileSlice,
-    fit: SliceModel,
+    fit: &SliceModel,
     sm: &mut super::SliceSummary,
 ) {
     // Only where the served smile differs on the quoted range is the fit repaired; wings
@@ -549,7 +551,7 @@ fn served_cost(
         None => {
             sm.repair = Some(super::SliceRepair {
                 what,
-                unrepaired: fit,
+                unrepaired: *fit,
                 rmse_before,
                 rmse_after: sm.rmse_iv,
                 within_spread_before: within_before,

@@ -46,7 +46,9 @@ impl Wing {
             super::SliceModel::Spline(s) => {
                 let ([lo, hi], (_, h)) = (s.support(), s.knots());
                 let n = ((hi - lo) / (0.25 * h)).round() as usize;
-                (0..=n).map(|j| lo + (hi - lo) * j as f64 / n as f64).collect()
+                (0..=n)
+                    .map(|j| lo + (hi - lo) * j as f64 / n as f64)
+                    .collect()
             }
             _ => Vec::new(),
         }

@@ -1,11 +1,11 @@
 //! [`FittedSurface`]: the per-expiry smiles of a calibrated surface, the interpolation and
 //! extrapolation in time, and the queries (see the [parent module](super) for the rules).
 
-use super::interp;
 use super::arbitrage::{
     ArbitrageReport, ButterflyStatus, ServedRange, butterflies, calendar_report,
 };
 use super::envelope::{Envelope, Wing, served};
+use super::interp;
 use super::{SliceModel, VarianceDerivatives, VolSurface};
 use crate::slice::DayCount;
 use chrono::{DateTime, Utc};
@@ -133,7 +133,7 @@ pub enum Between {
     #[default]
     Auto,
     /// Out-of-the-money prices (per forward) linear in `t` at fixed `k`
-    /// ([`super::interp`]): free of butterfly arbitrage by construction whatever the
+    /// (at fixed `k`, `w` recovered by the implied-vol inversion): free of butterfly arbitrage by construction whatever the
     /// smiles' models (a convex combination of convex price curves), and of calendar
     /// arbitrage since the served smiles increase. Not flat between two flat-vol expiries
     /// (prices, not variances, are linear). Where a price has no implied vol in a double (far

@@ -100,7 +100,10 @@ pub(super) fn mix(
     let w_k = (o1 - p.k) / p.w;
     let w_kk = (o2 - p.kk - 2.0 * p.kw * w_k - p.ww * w_k * w_k) / p.w;
     // ∂ₜo = (o_b − o_a)/Δt in normalised prices: β = o·e^{−k/2}, ∂β/∂w = ν/(2s).
-    let (ba, bb) = (normalised_black(x, sa, theta), normalised_black(x, sb, theta));
+    let (ba, bb) = (
+        normalised_black(x, sa, theta),
+        normalised_black(x, sb, theta),
+    );
     let vega = normalised_vega(x, s) / (2.0 * s);
     let w_t = (bb - ba) / (dt * vega);
     let out = VarianceDerivatives { w, w_k, w_kk, w_t };
@@ -129,9 +132,21 @@ mod tests {
                 let fdt = (mix_w(k, sa(k).0, sb(k).0, l + 1e-5).unwrap()
                     - mix_w(k, sa(k).0, sb(k).0, l - 1e-5).unwrap())
                     / (2e-5 * 0.25);
-                assert!((d.w_k - fd1).abs() < 1e-6, "k {k} l {l}: {} vs {fd1}", d.w_k);
-                assert!((d.w_kk - fd2).abs() < 1e-4, "k {k} l {l}: {} vs {fd2}", d.w_kk);
-                assert!((d.w_t - fdt).abs() < 1e-6 * fdt.abs().max(1.0), "{} vs {fdt}", d.w_t);
+                assert!(
+                    (d.w_k - fd1).abs() < 1e-6,
+                    "k {k} l {l}: {} vs {fd1}",
+                    d.w_k
+                );
+                assert!(
+                    (d.w_kk - fd2).abs() < 1e-4,
+                    "k {k} l {l}: {} vs {fd2}",
+                    d.w_kk
+                );
+                assert!(
+                    (d.w_t - fdt).abs() < 1e-6 * fdt.abs().max(1.0),
+                    "{} vs {fdt}",
+                    d.w_t
+                );
             }
         }
     }

@@ -60,10 +60,10 @@ mod file;
 mod fitted;
 pub mod flags;
 pub mod grid;
+mod interp;
 pub mod metrics;
 mod report;
 mod report_file;
-mod interp;
 mod slice_model;
 mod smile_section;
 
@@ -79,8 +79,8 @@ pub use build::{
 pub use extrapolation::{Location, TimeRegion};
 pub use file::SURFACE_FORMAT_VERSION;
 pub use fitted::{
-    AfterLast, BeforeFirst, Extrapolation, FittedSurface, MIN_SLICE_T, SurfaceError, SurfaceSlice,
-    Between, Wings,
+    AfterLast, BeforeFirst, Between, Extrapolation, FittedSurface, MIN_SLICE_T, SurfaceError,
+    SurfaceSlice, Wings,
 };
 pub use report::{FailedExpiry, QuotePoint, SliceRepair, SliceSummary, SurfaceReport, Timing};
 pub use report_file::{DroppedRow, IngestStage, IngestSummary, RejectedRow, RunReport, RunSlice};

@@ -242,6 +242,9 @@ impl SurfaceSmile for SplineSmile {
 /// `impl SurfaceSmile`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "model", rename_all = "snake_case")]
+// The spline variant (its 32 coefficients inline) is the large one: kept inline so that the
+// model stays `Copy` and a vol query reads it without an indirection.
+#[allow(clippy::large_enum_variant)]
 pub enum SliceModel {
     /// Raw SVI in total variance (also the form SSVI and eSSVI slices are stored in).
     Svi(Svi),

@@ -109,9 +109,8 @@ fn check_report(dir: &Path, file: &Path, underlying: &str) -> (usize, usize, usi
                 v.as_f64().is_some_and(f64::is_finite)
                     || v.is_string()
                     || v.is_object()
-                    || v.as_array().is_some_and(|a| {
-                        a.iter().all(|x| x.as_f64().is_some_and(f64::is_finite))
-                    })
+                    || v.as_array()
+                        .is_some_and(|a| a.iter().all(|x| x.as_f64().is_some_and(f64::is_finite)))
             })
         }));
     }

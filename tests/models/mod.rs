@@ -1,3 +1,4 @@
 mod calibrate;
 mod sabr;
+mod spline;
 mod svi;

@@ -20,9 +20,7 @@ fn report_of(file: &str) -> SurfaceReport {
         model: volfit::SurfaceModel::Svi,
         ..SurfaceOptions::default()
     };
-    calibrate_surface(&chains[0], &opts)
-        .unwrap()
-        .1
+    calibrate_surface(&chains[0], &opts).unwrap().1
 }
 
 fn quote(strike: f64, bid: f64, ask: f64, fit: f64) -> QuotePoint {

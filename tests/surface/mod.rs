@@ -20,6 +20,7 @@ use volfit::surface::{
     SurfaceSlice, VolSurface, WingedSabr, calibrate_surface,
 };
 
+#[allow(clippy::large_types_passed_by_value)] // moved into the slice it builds
 fn slice(t: f64, forward: f64, model: SliceModel) -> SurfaceSlice {
     SurfaceSlice {
         expiry: None,

@@ -452,9 +452,9 @@ class Surface:
 
 def calibrate_surface(path: str, format: str = "auto", underlying: Optional[str] = None,
                       model: str = "spline", optimizer: str = "lm") -> Surface:
-    """Reads a chain file and calibrates a surface: ``model`` one of :data:`MODELS` (``svi``
-    by default, ``ssvi``, ``essvi``, ``sabr``, ``spline``: SVI plus a regularised cubic B-spline
-    correction in total variance, butterfly-free), ``optimizer`` one of :data:`OPTIMIZERS` (``lm`` by default), ``format`` one
+    """Reads a chain file and calibrates a surface: ``model`` one of :data:`MODELS` (``spline``
+    by default: SVI plus a regularised cubic B-spline correction in total variance,
+    butterfly-free; ``svi``, ``ssvi``, ``essvi``, ``sabr``), ``optimizer`` one of :data:`OPTIMIZERS` (``lm`` by default), ``format`` one
     of :data:`FORMATS`. A file with several underlyings needs ``underlying=``."""
     return Surface(_volfit.Surface.calibrate(str(path), format, underlying, model, optimizer))
 

@@ -15,7 +15,7 @@
 //! * `w`, `w'`, `w''` are linear in the coefficients, so the fit's Jacobian is exact and cheap
 //!   (four non-zero basis functions at any `k`).
 //!
-//! The fit ([`spec`]) starts from a butterfly-free SVI fit of the same quotes (the base, kept
+//! The fit (its calibration spec) starts from a butterfly-free SVI fit of the same quotes (the base, kept
 //! fixed) and solves for the coefficients by the generic Levenberg–Marquardt fitter with a
 //! roughness penalty on the second differences of `c` (P-splines: Eilers & Marx, *Flexible
 //! smoothing with B-splines and penalties*, Statistical Science 11, 1996) and a Durrleman
@@ -141,11 +141,7 @@ impl SplineSmile {
             return Err(err("h", h, "finite and > 0"));
         }
         if coefs.is_empty() || coefs.len() > MAX_COEFS {
-            return Err(err(
-                "coefs",
-                coefs.len() as f64,
-                "1 to 32 coefficients",
-            ));
+            return Err(err("coefs", coefs.len() as f64, "1 to 32 coefficients"));
         }
         if let Some(&c) = coefs.iter().find(|c| !c.is_finite()) {
             return Err(err("coefs", c, "finite"));
@@ -247,7 +243,11 @@ impl SplineSmile {
     pub fn min_g(&self) -> (f64, f64) {
         let (base_at, base_g) = self.base.min_g();
         let (at, g) = self.min_g_support(VERDICT_SAMPLES, 3);
-        if g < base_g { (at, g) } else { (base_at, base_g) }
+        if g < base_g {
+            (at, g)
+        } else {
+            (base_at, base_g)
+        }
     }
 
     /// The minimum of `g` on the support, `samples` per knot interval, the `refine` lowest

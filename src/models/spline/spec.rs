@@ -18,11 +18,11 @@
 
 use super::{MAX_COEFS, SplineSmile};
 use crate::fit::{FitOptions, fit_points};
+use crate::models::SmileModel;
 use crate::models::arbitrage::{ButterflyVerdict, durrleman, durrleman_partials};
 use crate::models::calibrate::{Calibrate, JacRows, Repair, SpecError, vol_from_w};
 use crate::models::numerics::softplus;
 use crate::models::svi::Svi;
-use crate::models::SmileModel;
 use crate::slice::{Points, VolConvention};
 use serde::{Deserialize, Serialize};
 
@@ -45,7 +45,7 @@ const MAX_INTERVALS: usize = 23;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SplineOptions {
-    /// Roughness weight `λ` (dimensionless; see the [module documentation](self)). Larger is
+    /// Roughness weight `λ` (dimensionless: it weighs the roughness of the correction in vol against the mean squared weighted vol error). Larger is
     /// smoother: `λ → ∞` leaves a correction linear in the coefficients' index.
     pub smoothing: f64,
     /// Quotes per knot interval across the quoted range.
@@ -186,8 +186,8 @@ impl Calibrate for SplineSmile {
         // δσ ≈ δw / (2√(w t)); second differences over h² are ∂²/∂k², times span² per ∂u²;
         // √(λ·len·h/span) makes the sum over rows a λ-weighted mean-square roughness.
         let vol_per_w = 0.5 / (flat * t).sqrt();
-        let smooth = (opts.smoothing * len as f64 * h / span).sqrt() * span * span / (h * h)
-            * vol_per_w;
+        let smooth =
+            (opts.smoothing * len as f64 * h / span).sqrt() * span * span / (h * h) * vol_per_w;
         let keep = G_KEEP.min(base.min_g().1).max(0.0);
         Ok(SplineContext {
             keep,
@@ -209,7 +209,11 @@ impl Calibrate for SplineSmile {
         &NAMES[..ctx.n]
     }
 
-    fn guess(data: &Points, ctx: &SplineContext, no_arbitrage: bool) -> Result<SplineSmile, SpecError> {
+    fn guess(
+        data: &Points,
+        ctx: &SplineContext,
+        no_arbitrage: bool,
+    ) -> Result<SplineSmile, SpecError> {
         let c = if no_arbitrage {
             super::start::qp_start(data, ctx, PENALTY_SAMPLES)
         } else {
@@ -282,7 +286,13 @@ impl Calibrate for SplineSmile {
         // at the ends of its support is rough too.
         let c = self.coefs();
         let n = self.n as isize;
-        let at = |j: isize| if (0..n).contains(&j) { c[j as usize] } else { 0.0 };
+        let at = |j: isize| {
+            if (0..n).contains(&j) {
+                c[j as usize]
+            } else {
+                0.0
+            }
+        };
         for (r, row) in rows.iter_mut().enumerate() {
             let j = r as isize - 1;
             *row = ctx.smooth * (at(j - 1) - 2.0 * at(j) + at(j + 1));
@@ -318,7 +328,9 @@ impl Calibrate for SplineSmile {
             };
             let (pen, slope) = softplus((ctx.keep - g).min(1e6), TAU);
             *row = G_WEIGHT * pen;
-            let Some(j) = jac.as_deref_mut() else { continue };
+            let Some(j) = jac.as_deref_mut() else {
+                continue;
+            };
             let Some(l) = self.local(k) else { continue };
             if slope > 0.0 {
                 for q in 0..4 {

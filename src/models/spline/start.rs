@@ -159,18 +159,18 @@ fn active_set(
                 ys.pop();
                 break;
             };
-            match (0..p).filter(|&a| mu[a] < 0.0).min_by(|&a, &b| mu[a].total_cmp(&mu[b])) {
-                Some(a) => {
-                    active.remove(a);
-                    ys.remove(a);
+            if let Some(a) = (0..p)
+                .filter(|&a| mu[a] < 0.0)
+                .min_by(|&a, &b| mu[a].total_cmp(&mu[b]))
+            {
+                active.remove(a);
+                ys.remove(a);
+            } else {
+                c = cu.clone();
+                for (a, y) in ys.iter().enumerate() {
+                    c.axpy(mu[a], y, 1.0);
                 }
-                None => {
-                    c = cu.clone();
-                    for (a, y) in ys.iter().enumerate() {
-                        c.axpy(mu[a], y, 1.0);
-                    }
-                    break;
-                }
+                break;
             }
             if active.is_empty() {
                 c = cu.clone();
