@@ -41,6 +41,35 @@ pub fn density_k(k: f64, w: f64, w1: f64, w2: f64) -> f64 {
     durrleman(k, w, w1, w2) / (2.0 * std::f64::consts::PI * w).sqrt() * (-0.5 * dm * dm).exp()
 }
 
+/// The intervals of the sorted grid `ks` where `g < 0` (or is NaN), each from its first to its
+/// last failing grid point; one still open at the grid's end runs to `end`. The one scan that
+/// locates a verdict's negative intervals.
+pub(crate) fn negative_intervals(
+    ks: impl Iterator<Item = f64>,
+    g: impl Fn(f64) -> f64,
+    end: f64,
+) -> Vec<[f64; 2]> {
+    let mut negative = Vec::new();
+    let mut open: Option<f64> = None;
+    let mut prev = f64::NEG_INFINITY;
+    for k in ks {
+        let neg = !(g(k) >= 0.0);
+        match (neg, open) {
+            (true, None) => open = Some(k),
+            (false, Some(lo)) => {
+                negative.push([lo, prev]);
+                open = None;
+            }
+            _ => {}
+        }
+        prev = k;
+    }
+    if let Some(lo) = open {
+        negative.push([lo, end]);
+    }
+    negative
+}
+
 /// Where a check looked (in the verdict's [`Coordinate`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

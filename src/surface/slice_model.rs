@@ -177,9 +177,7 @@ impl SurfaceSmile for Svi {
         Ok((SliceModel::Svi(f.model), f.report))
     }
     fn lifted(&self, dw: f64) -> Option<SliceModel> {
-        Svi::new(self.a() + dw, self.b(), self.rho(), self.m(), self.sigma())
-            .ok()
-            .map(SliceModel::Svi)
+        Svi::lifted(self, dw).map(SliceModel::Svi)
     }
     fn wing_slopes(&self) -> (f64, f64) {
         Svi::wing_slopes(self)

@@ -29,7 +29,7 @@ mod start;
 
 pub use spec::SplineOptions;
 
-use super::arbitrage::{ButterflyVerdict, CheckDomain, Coordinate, durrleman};
+use super::arbitrage::{ButterflyVerdict, CheckDomain, Coordinate, durrleman, negative_intervals};
 use super::numerics::brent;
 use super::svi::Svi;
 use super::{ParamError, SmileModel};
@@ -313,22 +313,11 @@ impl SplineSmile {
             let [lo, hi] = self.support();
             let m = VERDICT_SAMPLES * (self.n + 3);
             let step = (hi - lo) / m as f64;
-            let mut open: Option<f64> = None;
-            for i in 0..=m {
-                let k = lo + step * i as f64;
-                let neg = !(self.durrleman_g(k) >= 0.0);
-                match (neg, open) {
-                    (true, None) => open = Some(k),
-                    (false, Some(a)) => {
-                        negative.push([a, k - step]);
-                        open = None;
-                    }
-                    _ => {}
-                }
-            }
-            if let Some(a) = open {
-                negative.push([a, hi]);
-            }
+            negative = negative_intervals(
+                (0..=m).map(|i| lo + step * i as f64),
+                |k| self.durrleman_g(k),
+                hi,
+            );
             negative.extend(base.negative.iter().copied());
             if negative.is_empty() {
                 negative.push([at, at]);
@@ -346,8 +335,7 @@ impl SplineSmile {
 
     /// The smile raised by `dw` everywhere (the base's level).
     pub fn lifted(&self, dw: f64) -> Option<SplineSmile> {
-        let b = &self.base;
-        let base = Svi::new(b.a() + dw, b.b(), b.rho(), b.m(), b.sigma()).ok()?;
+        let base = self.base.lifted(dw)?;
         Some(SplineSmile { base, ..*self })
     }
 }

@@ -114,6 +114,18 @@ impl SplineContext {
     }
 }
 
+/// Row `r` (of `n + 2`) of the roughness penalty: the second difference of
+/// `(0, 0, c₀, …, cₙ₋₁, 0, 0)` centred at `c_{r−1}` — the correction's turn back to zero at
+/// the ends of its support is rough too — as `(coefficient index, weight)` for the indices in
+/// `0..n`.
+pub(super) fn roughness_row(r: usize, n: usize) -> impl Iterator<Item = (usize, f64)> {
+    let j = r as isize - 1;
+    [(j - 1, 1.0), (j, -2.0), (j + 1, 1.0)]
+        .into_iter()
+        .filter(move |&(i, _)| (0..n as isize).contains(&i))
+        .map(|(i, v)| (i as usize, v))
+}
+
 /// Free of butterfly arbitrage with `min g ≥ keep`.
 fn kept(s: &SplineSmile, keep: f64) -> bool {
     let v = SplineSmile::butterfly(s);
@@ -282,25 +294,13 @@ impl Calibrate for SplineSmile {
     }
 
     fn regular(&self, ctx: &SplineContext, rows: &mut [f64], mut jac: Option<&mut JacRows<'_>>) {
-        // Second differences of (0, 0, c₀, …, cₙ₋₁, 0, 0): the correction's turn back to zero
-        // at the ends of its support is rough too.
         let c = self.coefs();
-        let n = self.n as isize;
-        let at = |j: isize| {
-            if (0..n).contains(&j) {
-                c[j as usize]
-            } else {
-                0.0
-            }
-        };
         for (r, row) in rows.iter_mut().enumerate() {
-            let j = r as isize - 1;
-            *row = ctx.smooth * (at(j - 1) - 2.0 * at(j) + at(j + 1));
-            if let Some(jm) = jac.as_deref_mut() {
-                for (d, v) in [(-1, 1.0), (0, -2.0), (1, 1.0)] {
-                    if (0..n).contains(&(j + d)) {
-                        jm.set(r, (j + d) as usize, v * ctx.smooth);
-                    }
+            *row = 0.0;
+            for (j, v) in roughness_row(r, self.n) {
+                *row += ctx.smooth * v * c[j];
+                if let Some(jm) = jac.as_deref_mut() {
+                    jm.set(r, j, ctx.smooth * v);
                 }
             }
         }

@@ -11,7 +11,7 @@
 //! result, so a rough start costs iterations, never correctness.
 
 use super::SplineSmile;
-use super::spec::SplineContext;
+use super::spec::{SplineContext, roughness_row};
 use crate::models::SmileModel;
 use crate::models::arbitrage::{durrleman, durrleman_partials};
 use crate::slice::Points;
@@ -103,16 +103,12 @@ fn normal_matrix(
             }
         }
     }
-    // Roughness: second differences of (0, 0, c, 0, 0).
+    // Roughness rows, as in the fit's regularisation.
     let s2 = ctx.smooth() * ctx.smooth();
     for r in 0..n + 2 {
-        let j = r as isize - 1;
-        let taps = [(j - 1, 1.0), (j, -2.0), (j + 1, 1.0)];
-        for &(a, va) in &taps {
-            for &(b, vb) in &taps {
-                if (0..n as isize).contains(&a) && (0..n as isize).contains(&b) {
-                    h[(a as usize, b as usize)] += s2 * va * vb;
-                }
+        for (a, va) in roughness_row(r, n) {
+            for (b, vb) in roughness_row(r, n) {
+                h[(a, b)] += s2 * va * vb;
             }
         }
     }

@@ -20,7 +20,9 @@ mod spec;
 
 pub use params::{NaturalSvi, SviJw};
 
-use super::arbitrage::{ButterflyVerdict, CheckDomain, Coordinate, durrleman, durrleman_partials};
+use super::arbitrage::{
+    ButterflyVerdict, CheckDomain, Coordinate, durrleman, durrleman_partials, negative_intervals,
+};
 use super::numerics::{brent, global_min, global_min_fine};
 use super::{ParamError, SmileModel};
 use serde::{Deserialize, Serialize};
@@ -428,6 +430,12 @@ impl Svi {
         self.min_total_variance() > 0.0 && self.satisfies_lee() && self.min_g_fast().1 >= 0.0
     }
 
+    /// The smile raised by `dw` in total variance everywhere (`a + dw`); `None` where that is
+    /// not a valid SVI (`min w < 0`).
+    pub fn lifted(&self, dw: f64) -> Option<Svi> {
+        Svi::new(self.a + dw, self.b, self.rho, self.m, self.sigma).ok()
+    }
+
     /// The butterfly verdict over the whole real line: the exact infimum of Durrleman's `g`
     /// ([`Svi::min_g`]); free iff it is `≥ 0`, `min w > 0` and Lee's bound holds. The
     /// negative interval, when there is one, is located on a 401-point `sinh` grid around `m`.
@@ -444,24 +452,11 @@ impl Svi {
         let free = self.min_total_variance() > 0.0 && self.satisfies_lee() && min_g >= 0.0;
         let mut negative = Vec::new();
         if min_g < 0.0 {
-            let mut open: Option<f64> = None;
-            let mut prev = f64::NEG_INFINITY;
-            for sh in SINH.iter() {
-                let k = self.m + self.sigma * sh;
-                let neg = !(self.durrleman_g(k) >= 0.0);
-                match (neg, open) {
-                    (true, None) => open = Some(k),
-                    (false, Some(lo)) => {
-                        negative.push([lo, prev]);
-                        open = None;
-                    }
-                    _ => {}
-                }
-                prev = k;
-            }
-            if let Some(lo) = open {
-                negative.push([lo, f64::INFINITY]);
-            }
+            negative = negative_intervals(
+                SINH.iter().map(|sh| self.m + self.sigma * sh),
+                |k| self.durrleman_g(k),
+                f64::INFINITY,
+            );
             if negative.is_empty() {
                 negative.push([at, at]);
             }
