@@ -32,6 +32,8 @@ fn bench(c: &mut Criterion) {
     let mut wins: Vec<(String, [usize; 8])> = Vec::new();
     // `VOLFIT_BENCH_SLICES=1`: also list each slice where volsurf does better.
     let verbose = std::env::var_os("VOLFIT_BENCH_SLICES").is_some();
+    // volsurf's (RMSE, share inside) per slice, for the spline comparison below.
+    let mut peer: Vec<Option<(f64, f64)>> = Vec::with_capacity(all.len());
     for (name, s) in &all {
         let clock = Instant::now();
         let fit = fit_svi(s, &opts).expect("volfit fit");
@@ -48,6 +50,7 @@ fn bench(c: &mut Criterion) {
             Ok(m) => {
                 ts.push(clock.elapsed().as_secs_f64() * 1e6);
                 let (r, w) = quality(s, |k| m.vol(volsurf::Strike(k)).ok().map(|v| v.0));
+                peer.push(Some((r, w)));
                 rs.push(r);
                 is_ += w;
                 let file = name.split(' ').next().unwrap_or(name).to_string();
@@ -76,7 +79,10 @@ fn bench(c: &mut Criterion) {
                 }
                 arb_s += usize::from(!free);
             }
-            Err(_) => fail_s += 1,
+            Err(_) => {
+                peer.push(None);
+                fail_s += 1;
+            }
         }
     }
     let n = all.len() as f64;
@@ -107,13 +113,22 @@ fn bench(c: &mut Criterion) {
 
     // The spline smile (the default model) on the same slices, against the same volsurf fits.
     let (mut tp, mut rp, mut ip, mut arb_p) = (Vec::new(), Vec::new(), 0.0, 0);
-    for (_, s) in &all {
+    // Slices where the spline's RMSE ≤ volsurf's, its share inside ≥ volsurf's, and both.
+    let mut beats = [0usize; 4];
+    for ((_, s), vs) in all.iter().zip(&peer) {
         let clock = Instant::now();
         let fit = fit_spline(s, &opts).expect("volfit spline fit");
         tp.push(clock.elapsed().as_secs_f64() * 1e6);
         let (r, w) = quality(s, |k| {
             Some((fit.model.w((k / s.forward()).ln()) / s.t()).sqrt())
         });
+        if let Some((pr, pw)) = *vs {
+            let (r_ok, w_ok) = (r <= pr * (1.0 + 1e-9), w >= pw);
+            beats[0] += 1;
+            beats[1] += usize::from(r_ok);
+            beats[2] += usize::from(w_ok);
+            beats[3] += usize::from(r_ok && w_ok);
+        }
         rp.push(r);
         ip += w;
         arb_p += usize::from(!fit.report.butterfly_free);
@@ -128,6 +143,10 @@ fn bench(c: &mut Criterion) {
         ip / n,
         arb_p,
         pct(ts.clone(), 0.5) / pct(tp, 0.5)
+    );
+    println!(
+        "  spline ≤ volsurf in RMSE on {}/{} slices, ≥ in inside bid/ask on {}/{}, both on {}/{}",
+        beats[1], beats[0], beats[2], beats[0], beats[3], beats[0]
     );
 
     let mut g = c.benchmark_group("svi_slice_fit");
