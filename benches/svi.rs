@@ -46,43 +46,40 @@ fn bench(c: &mut Criterion) {
         iv += w;
         arb_v += usize::from(!fit.report.butterfly_free);
         let clock = Instant::now();
-        match SviSmile::calibrate(s.forward(), s.t(), &market(s)) {
-            Ok(m) => {
-                ts.push(clock.elapsed().as_secs_f64() * 1e6);
-                let (r, w) = quality(s, |k| m.vol(volsurf::Strike(k)).ok().map(|v| v.0));
-                peer.push(Some((r, w)));
-                rs.push(r);
-                is_ += w;
-                let file = name.split(' ').next().unwrap_or(name).to_string();
-                if wins.last().is_none_or(|(f, _)| *f != file) {
-                    wins.push((file, [0; 8]));
-                }
-                let free = m.is_arbitrage_free().is_ok_and(|a| a.is_free());
-                if let Some((_, c)) = wins.last_mut() {
-                    let (r_ok, w_ok) = (rmse_v <= r * (1.0 + 1e-9), in_v >= w);
-                    for at in [0, 4].into_iter().filter(|&at| at == 0 || free) {
-                        c[at] += 1;
-                        c[at + 1] += usize::from(r_ok);
-                        c[at + 2] += usize::from(w_ok);
-                        c[at + 3] += usize::from(r_ok && w_ok);
-                    }
-                    if verbose && !(r_ok && w_ok) {
-                        println!(
-                            "  {name}: RMSE {rmse_v:.2e} vs {r:.2e}, inside {in_v:.3} vs {w:.3}{}",
-                            if free {
-                                ""
-                            } else {
-                                " (volsurf's fit has arbitrage)"
-                            }
-                        );
-                    }
-                }
-                arb_s += usize::from(!free);
+        if let Ok(m) = SviSmile::calibrate(s.forward(), s.t(), &market(s)) {
+            ts.push(clock.elapsed().as_secs_f64() * 1e6);
+            let (r, w) = quality(s, |k| m.vol(volsurf::Strike(k)).ok().map(|v| v.0));
+            peer.push(Some((r, w)));
+            rs.push(r);
+            is_ += w;
+            let file = name.split(' ').next().unwrap_or(name).to_string();
+            if wins.last().is_none_or(|(f, _)| *f != file) {
+                wins.push((file, [0; 8]));
             }
-            Err(_) => {
-                peer.push(None);
-                fail_s += 1;
+            let free = m.is_arbitrage_free().is_ok_and(|a| a.is_free());
+            if let Some((_, c)) = wins.last_mut() {
+                let (r_ok, w_ok) = (rmse_v <= r * (1.0 + 1e-9), in_v >= w);
+                for at in [0, 4].into_iter().filter(|&at| at == 0 || free) {
+                    c[at] += 1;
+                    c[at + 1] += usize::from(r_ok);
+                    c[at + 2] += usize::from(w_ok);
+                    c[at + 3] += usize::from(r_ok && w_ok);
+                }
+                if verbose && !(r_ok && w_ok) {
+                    println!(
+                        "  {name}: RMSE {rmse_v:.2e} vs {r:.2e}, inside {in_v:.3} vs {w:.3}{}",
+                        if free {
+                            ""
+                        } else {
+                            " (volsurf's fit has arbitrage)"
+                        }
+                    );
+                }
             }
+            arb_s += usize::from(!free);
+        } else {
+            peer.push(None);
+            fail_s += 1;
         }
     }
     let n = all.len() as f64;
