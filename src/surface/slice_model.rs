@@ -6,7 +6,7 @@ use crate::fit::{FitError, FitOptions, FitReport, fit_from};
 use crate::models::SmileModel;
 use crate::models::arbitrage::ButterflyVerdict;
 use crate::models::sabr::Sabr;
-use crate::models::spline::{SplineOptions, SplineSmile};
+use crate::models::spline::{BASE_PARAMS, SplineOptions, SplineSmile};
 use crate::models::svi::Svi;
 use crate::slice::SmileSlice;
 use serde::{Deserialize, Serialize};
@@ -208,7 +208,7 @@ impl SurfaceSmile for SplineSmile {
                 ..opts.spline
             };
             let mut f = fit_from::<SplineSmile>(slice, opts, &spline, Some(self), floor)?;
-            f.report.n_params += 5;
+            f.report.n_params += BASE_PARAMS;
             if floor.iter().all(|&(k, w)| f.model.w(k) >= w * (1.0 - 1e-9)) {
                 return Ok((SliceModel::Spline(f.model), f.report));
             }
@@ -223,7 +223,7 @@ impl SurfaceSmile for SplineSmile {
         };
         let mut f = fit_from::<SplineSmile>(slice, opts, &spline, None, floor)?;
         f.report.fit_micros += base.report.fit_micros;
-        f.report.n_params += base.report.n_params;
+        f.report.n_params += BASE_PARAMS;
         Ok((SliceModel::Spline(f.model), f.report))
     }
     fn lifted(&self, dw: f64) -> Option<SliceModel> {

@@ -35,6 +35,10 @@ use super::svi::Svi;
 use super::{ParamError, SmileModel};
 use serde::{Deserialize, Serialize};
 
+/// Free parameters of the SVI base (`a, b, ρ, m, σ`): a spline fit's report counts them with
+/// the coefficients.
+pub const BASE_PARAMS: usize = 5;
+
 /// The most spline coefficients a smile carries.
 pub const MAX_COEFS: usize = 32;
 
@@ -302,11 +306,15 @@ impl SplineSmile {
     /// The butterfly verdict on the real line: [`SplineSmile::min_g`], the intervals of the
     /// support where `g < 0` (to the scan's resolution), the base's positivity and Lee's bound.
     pub fn butterfly(&self) -> ButterflyVerdict {
-        self.butterfly_from(self.min_g())
-    }
-
-    pub(crate) fn butterfly_from(&self, (at, min_g): (f64, f64)) -> ButterflyVerdict {
+        // The base's verdict carries its exact global minimum: computed once, not again by
+        // `min_g`.
         let base = self.base.butterfly();
+        let (at, min_g) = self.min_g_support(VERDICT_SAMPLES, 3);
+        let (at, min_g) = if min_g < base.min_g {
+            (at, min_g)
+        } else {
+            (base.at, base.min_g)
+        };
         let free = base.free && min_g >= 0.0;
         let mut negative = Vec::new();
         if min_g < 0.0 {
