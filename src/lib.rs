@@ -53,6 +53,7 @@ pub mod black;
 pub mod config;
 mod error;
 pub mod fit;
+pub mod live;
 pub mod models;
 pub mod names;
 pub mod output;

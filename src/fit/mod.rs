@@ -32,7 +32,10 @@ pub use crate::models::arbitrage::{CalendarCheck, calendar_check};
 pub use crate::models::sabr::{SabrBeta, SabrOptions};
 pub use crate::slice::Objective;
 pub use lm::LevenbergMarquardt;
-pub use smile::{Fit, FitOptions, FitReport, ParamBuf, fit, fit_from, fit_points, initial_guess};
+pub use smile::{
+    Fit, FitOptions, FitReport, ParamBuf, PriorRows, fit, fit_from, fit_points,
+    fit_points_with_prior, initial_guess,
+};
 pub use solve::{SolveOptions, SolveReport, Termination, covariance, least_squares};
 pub use surface_fit::{EssviFit, SsviFit, fit_essvi, fit_ssvi, fit_ssvi_with};
 pub use views::{JacobianMatrix, ParamVector, ResidualVector};

@@ -145,6 +145,19 @@ impl ParamVector for ParamBuf {
     }
 }
 
+/// Residual rows a caller adds to a fit's objective (weighted as given, never stiffened): a
+/// prior on the parameters, such as a Kalman filter's prediction written as rows
+/// `R·(z(θ) − μ)` with `RᵀR` the inverse of the predicted covariance of the filter
+/// coordinates `z` — then the polish is one iterated-EKF update (Bell & Cathey 1993: the
+/// Gauss–Newton iterations of the maximum-a-posteriori problem), solved by the same engine.
+pub trait PriorRows<M: Calibrate> {
+    /// Number of rows.
+    fn n_rows(&self) -> usize;
+    /// The rows of `model` into `rows`, and with `jac` their gradients in the free
+    /// parameters.
+    fn rows(&self, model: &M, ctx: &M::Context, rows: &mut [f64], jac: Option<&mut JacRows<'_>>);
+}
+
 /// Residual of a quote whose model vol does not exist: large, finite, so the step is refused.
 const NO_VOL: f64 = 1e3;
 /// The first weight of the penalty rows.
@@ -157,6 +170,10 @@ struct SmileProblem<'a, M: Calibrate> {
     objective: Objective,
     /// Regularisation rows of the model.
     n_reg: usize,
+    /// The caller's prior rows (after the regularisation rows).
+    prior: Option<&'a dyn PriorRows<M>>,
+    /// Number of prior rows.
+    n_prior: usize,
     /// Penalty rows in the problem (0 without `no_arbitrage`).
     n_pen: usize,
     penalty: f64,
@@ -165,7 +182,7 @@ struct SmileProblem<'a, M: Calibrate> {
 
 impl<M: Calibrate> SmileProblem<'_, M> {
     fn rows(&self) -> usize {
-        self.data.len() + self.n_reg + self.n_pen + self.floor.len()
+        self.data.len() + self.n_reg + self.n_prior + self.n_pen + self.floor.len()
     }
 
     /// Weight of a calendar-floor shortfall at floor `wmin`: `P·dσ/dw` there.
@@ -199,6 +216,10 @@ impl<M: Calibrate> Operator for SmileProblem<'_, M> {
             model.regular(self.ctx, &mut r[n..n + self.n_reg], None);
         }
         let n = n + self.n_reg;
+        if let Some(p) = self.prior {
+            p.rows(&model, self.ctx, &mut r[n..n + self.n_prior], None);
+        }
+        let n = n + self.n_prior;
         if self.n_pen > 0 {
             let rows = &mut r[n..n + self.n_pen];
             model.penalties(self.data, self.ctx, rows, None);
@@ -242,6 +263,12 @@ impl<M: Calibrate> Jacobian for SmileProblem<'_, M> {
             model.regular(self.ctx, &mut scratch, Some(&mut jr));
         }
         let n = n + self.n_reg;
+        if let Some(p) = self.prior {
+            let mut scratch = PooledVec::zeros(self.n_prior);
+            let mut jr = JacRows::new(jm.as_col_major_mut(), rows, n);
+            p.rows(&model, self.ctx, &mut scratch, Some(&mut jr));
+        }
+        let n = n + self.n_prior;
         if self.n_pen > 0 {
             let mut scratch = PooledVec::zeros(self.n_pen);
             {
@@ -347,6 +374,22 @@ pub fn fit_points<M: Calibrate>(
     start: Option<&M>,
     floor: &[(f64, f64)],
 ) -> Result<(M, Vec<FitReport>), FitError> {
+    fit_points_with_prior(data, opts, model_opts, start, floor, None)
+}
+
+/// [`fit_points`] with the caller's [`PriorRows`] in the objective (after the model's
+/// regularisation rows): the maximum-a-posteriori fit a filter's update solves.
+///
+/// # Errors
+/// As [`fit_points`].
+pub fn fit_points_with_prior<M: Calibrate>(
+    data: &Points,
+    opts: &FitOptions,
+    model_opts: &M::Options,
+    start: Option<&M>,
+    floor: &[(f64, f64)],
+    prior: Option<&dyn PriorRows<M>>,
+) -> Result<(M, Vec<FitReport>), FitError> {
     let clock = Instant::now();
     let ctx = M::context(data, model_opts)?;
     let n = M::n_free(&ctx);
@@ -412,6 +455,8 @@ pub fn fit_points<M: Calibrate>(
             ctx: &ctx,
             objective: opts.objective,
             n_reg: M::n_regular(&ctx),
+            prior,
+            n_prior: prior.map_or(0, PriorRows::n_rows),
             n_pen,
             penalty,
             floor,

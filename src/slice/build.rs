@@ -226,3 +226,95 @@ fn reject(
     });
     excluded.push(reject_quote(q, k, mid_iv, reason));
 }
+
+/// What a single changed quote does to a slice ([`patch_slice`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Patch {
+    /// The quote is not one the slice uses (the in-the-money side under [`Side::Otm`]), or it
+    /// is unchanged.
+    Unused,
+    /// The slice with the quote's point replaced or added (weights recomputed), and the
+    /// point's index in it.
+    Point(SmileSlice, usize),
+    /// The quote no longer makes a point (why); the slice without it (`None` when it would
+    /// have fewer than the options' minimum quotes).
+    Removed(Option<SmileSlice>, RejectReason),
+}
+
+/// The slice with one quote re-derived at the slice's own time, forward and discount: the
+/// stream path of the live tracker, one implied-vol inversion per changed quote instead of a
+/// whole slice. The quote passes the same filters as in [`build_slices`] except put–call
+/// parity tightening (which needs the whole expiry). `premium` is the unit of the quote's
+/// premiums.
+pub fn patch_slice(
+    slice: &SmileSlice,
+    premium: Premium,
+    q: &OptionQuote,
+    opts: &SliceOptions,
+) -> Patch {
+    let forward = slice.forward;
+    let wanted = match opts.side {
+        Side::Otm => OptionKind::otm(forward, q.strike),
+        Side::Calls => OptionKind::Call,
+        Side::Puts => OptionKind::Put,
+    };
+    if q.kind != wanted {
+        return Patch::Unused;
+    }
+    let k = (q.strike / forward).ln();
+    let chain = Chain {
+        underlying: String::new(),
+        as_of: None,
+        spot: None,
+        premium,
+        tick: None,
+        format: crate::quotes::Format::Auto,
+        source: std::path::PathBuf::new(),
+        quotes: Vec::new(),
+    };
+    let at = slice
+        .points
+        .iter()
+        .position(|p| p.strike == q.strike && p.kind == q.kind);
+    let far = opts
+        .filters
+        .max_log_moneyness
+        .filter(|max| !(k.abs() <= *max));
+    let made = match far {
+        Some(max) => Err((RejectReason::FarStrike { k, max }, None)),
+        None => point(&chain, q, (forward, slice.discount, slice.t, k), opts),
+    };
+    match made {
+        Ok(p) => {
+            let mut s = slice.clone();
+            if let Some(i) = at {
+                if s.points[i].bid_iv == p.bid_iv && s.points[i].ask_iv == p.ask_iv {
+                    return Patch::Unused;
+                }
+                s.points[i] = p;
+            } else {
+                s.points.push(p);
+                s.points.sort_by(|a, b| a.strike.total_cmp(&b.strike));
+            }
+            set_weights(&mut s.points, opts.weighting);
+            let i = s
+                .points
+                .iter()
+                .position(|p| p.strike == q.strike && p.kind == q.kind)
+                .unwrap_or(0);
+            Patch::Point(s, i)
+        }
+        Err((reason, _)) => {
+            let Some(i) = at else {
+                return Patch::Unused;
+            };
+            let mut s = slice.clone();
+            s.points.remove(i);
+            if s.points.len() < opts.min_quotes.max(1) {
+                return Patch::Removed(None, reason);
+            }
+            set_weights(&mut s.points, opts.weighting);
+            Patch::Removed(Some(s), reason)
+        }
+    }
+}

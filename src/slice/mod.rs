@@ -30,7 +30,7 @@ mod options;
 mod points;
 mod weights;
 
-pub use build::{DropReason, DroppedExpiry, SliceReport, build_slices};
+pub use build::{DropReason, DroppedExpiry, Patch, SliceReport, build_slices, patch_slice};
 pub use ceiling::{Ceiling, ceiling};
 pub use daycount::DayCount;
 pub use filter::{ExcludedQuote, RejectReason};

@@ -186,6 +186,19 @@ impl Points {
         &self.sqrt_w
     }
 
+    /// Sets the square root of point `i`'s weight (e.g. `1/sᵢ` for a quote with measurement
+    /// noise `sᵢ`, or 0 to leave it out of a fit); a negative or non-finite value sets 0.
+    ///
+    /// # Panics
+    /// If `i` is not a point.
+    pub fn set_sqrt_weight(&mut self, i: usize, sqrt_w: f64) {
+        self.sqrt_w[i] = if sqrt_w.is_finite() {
+            sqrt_w.max(0.0)
+        } else {
+            0.0
+        };
+    }
+
     /// `[k_min, k_max]` of the points in `range`.
     pub fn k_range(&self, range: Range<usize>) -> [f64; 2] {
         self.k[range]
