@@ -317,6 +317,26 @@ fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let est = args.iter().any(|a| a == "--estimate");
     args.retain(|a| a != "--estimate");
+    // `--q-factor F`: the process noise scaled by F (the trade-off between smoothness and
+    // fit, printed by a sweep in the README).
+    let mut q_factor = 1.0;
+    if let Some(i) = args.iter().position(|a| a == "--q-factor") {
+        q_factor = args
+            .get(i + 1)
+            .and_then(|v| v.parse().ok())
+            .expect("--q-factor F");
+        args.drain(i..=i + 1);
+    }
+    // `--kappa K`: the measurement noise's multiple of the half-spread.
+    let mut kappa = None;
+    if let Some(i) = args.iter().position(|a| a == "--kappa") {
+        kappa = Some(
+            args.get(i + 1)
+                .and_then(|v| v.parse().ok())
+                .expect("--kappa K"),
+        );
+        args.drain(i..=i + 1);
+    }
     let dir = args.first().map_or_else(
         || PathBuf::from("../shared/data/deribit_series/2026-01"),
         PathBuf::from,
@@ -336,6 +356,13 @@ fn main() {
     } else {
         FilterParams::default()
     };
+    let mut params = FilterParams {
+        q: params.q.map(|v| v * q_factor),
+        ..params
+    };
+    if let Some(k) = kappa {
+        params.kappa = k;
+    }
     for chains in &series {
         let u = &chains[0].underlying;
         let k = run(chains, FilterKind::Kalman, false, params, false);

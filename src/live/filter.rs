@@ -81,9 +81,9 @@ impl Default for FilterParams {
     ///   matching, Mehra 1970).
     fn default() -> Self {
         FilterParams {
-            q: [0.16, 0.09, 0.25, 0.25, 0.09],
-            kappa: 0.6,
-            epsilon: 0.002,
+            q: [0.1776, 0.2268, 400.2, 279.2, 0.1515],
+            kappa: 0.873,
+            epsilon: 1e-4,
             gate: 4.0,
             initial: [1.0; STATE],
         }

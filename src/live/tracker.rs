@@ -685,9 +685,12 @@ impl Tracker {
                 })
             })
             .collect();
-        let surface = FittedSurface::new(self.underlying.clone(), Some(at), self.spot, slices)?
-            .with_day_count(self.opts.slices.day_count)
-            .with_extrapolation(self.opts.extrapolation)?;
+        let surface = match &self.surface {
+            Some(old) => old.rebuilt(Some(at), self.spot, slices)?,
+            None => FittedSurface::new(self.underlying.clone(), Some(at), self.spot, slices)?
+                .with_day_count(self.opts.slices.day_count)
+                .with_extrapolation(self.opts.extrapolation)?,
+        };
         self.surface = Some(Arc::new(surface));
         Ok(())
     }

@@ -162,12 +162,26 @@ impl Envelope {
 pub(crate) fn served(models: &[Wing], ts: &[f64], min_forward_variance: f64) -> Vec<Envelope> {
     let mut out: Vec<Envelope> = Vec::with_capacity(models.len());
     for i in 0..models.len() {
-        if i == 0 {
-            out.push(Envelope::single(0));
-            continue;
-        }
+        let e = if i == 0 {
+            Envelope::single(0)
+        } else {
+            served_one(models, ts, min_forward_variance, &out[i - 1], i)
+        };
+        out.push(e);
+    }
+    out
+}
+
+/// The served smile of expiry `i ≥ 1` given the served smile `prev` of expiry `i − 1`.
+pub(crate) fn served_one(
+    models: &[Wing],
+    ts: &[f64],
+    min_forward_variance: f64,
+    prev: &Envelope,
+    i: usize,
+) -> Envelope {
+    {
         let delta = min_forward_variance * (ts[i] - ts[i - 1]);
-        let prev = &out[i - 1];
         let own = |k: f64| models[i].w(k);
         let floor = |k: f64| prev.w(models, k) + delta;
         let gap = |u: f64| {
@@ -229,9 +243,8 @@ pub(crate) fn served(models: &[Wing], ts: &[f64], min_forward_variance: f64) -> 
         if let Some(first) = pieces.first_mut() {
             first.from = f64::NEG_INFINITY;
         }
-        out.push(Envelope { pieces });
+        Envelope { pieces }
     }
-    out
 }
 
 /// Appends `p`, merging it into the last piece when it continues it.

@@ -4,7 +4,7 @@
 use super::arbitrage::{
     ArbitrageReport, ButterflyStatus, ServedRange, butterflies, calendar_report,
 };
-use super::envelope::{Envelope, Wing, served};
+use super::envelope::{Envelope, Wing, served, served_one};
 use super::interp;
 use super::{SliceModel, VarianceDerivatives, VolSurface};
 use crate::slice::DayCount;
@@ -268,6 +268,18 @@ impl FittedSurface {
         underlying: String,
         as_of: Option<DateTime<Utc>>,
         spot: Option<f64>,
+        slices: Vec<SurfaceSlice>,
+    ) -> Result<Self, SurfaceError> {
+        let mut out = Self::unserved(underlying, as_of, spot, slices)?;
+        out.serve();
+        Ok(out)
+    }
+
+    /// The checked surface before its served smiles are derived.
+    fn unserved(
+        underlying: String,
+        as_of: Option<DateTime<Utc>>,
+        spot: Option<f64>,
         mut slices: Vec<SurfaceSlice>,
     ) -> Result<Self, SurfaceError> {
         if slices.is_empty() {
@@ -328,7 +340,7 @@ impl FittedSurface {
                 linear: None,
             })
             .collect();
-        let mut out = FittedSurface {
+        let out = FittedSurface {
             underlying,
             as_of,
             spot,
@@ -343,7 +355,6 @@ impl FittedSurface {
             node_ln_f,
             node_ln_d,
         };
-        out.serve();
         Ok(out)
     }
 
@@ -361,6 +372,15 @@ impl FittedSurface {
         } else {
             (0..ts.len()).map(Envelope::single).collect()
         };
+        self.finish_serving(None);
+    }
+
+    /// The rate after the last expiry and the between-expiry rule of each interval, from the
+    /// served smiles; with `reuse = (previous rules, served smile changed)`, the rules of the
+    /// intervals between two unchanged served smiles are kept.
+    fn finish_serving(&mut self, reuse: Option<(&[bool], &[bool])>) {
+        let ts: Vec<f64> = self.slices.iter().map(|s| s.t).collect();
+        let sigma_min = self.extrapolation.min_forward_vol;
         let n = ts.len();
         let theta = |i: usize| self.served[i].w(&self.models, 0.0);
         let atm_rate = if n == 1 {
@@ -378,10 +398,103 @@ impl FittedSurface {
             Between::Auto => {
                 let grid = self.plane_grid();
                 (0..n.saturating_sub(1))
-                    .map(|i| !self.variance_mix_free(i, &grid))
+                    .map(|i| match reuse {
+                        Some((old, changed))
+                            if old.len() + 1 == n && !changed[i] && !changed[i + 1] =>
+                        {
+                            old[i]
+                        }
+                        _ => !self.variance_mix_free(i, &grid),
+                    })
                     .collect()
             }
         };
+    }
+
+    /// The surface with its slices replaced by `slices` (same policy, day count, underlying
+    /// and spot; `as_of` given): what [`FittedSurface::new`] and
+    /// [`FittedSurface::with_extrapolation`] would build, derived incrementally when the
+    /// expiries are the same and only some smiles, forwards or quoted ranges changed — the
+    /// served smiles before the first change are kept, those after it are derived again until
+    /// one comes out as before, and the between-expiry rule is decided again only on the
+    /// intervals next to a changed served smile. The live tracker's publish path.
+    ///
+    /// # Errors
+    /// As [`FittedSurface::new`].
+    pub fn rebuilt(
+        &self,
+        as_of: Option<DateTime<Utc>>,
+        spot: Option<f64>,
+        slices: Vec<SurfaceSlice>,
+    ) -> Result<FittedSurface, SurfaceError> {
+        let same_times = slices.len() == self.slices.len()
+            && slices.iter().zip(&self.slices).all(|(a, b)| a.t == b.t);
+        if !same_times || self.extrapolation.wings == Wings::Linear {
+            return FittedSurface::new(self.underlying.clone(), as_of, spot, slices)?
+                .with_day_count(self.day_count)
+                .with_extrapolation(self.extrapolation);
+        }
+        // Validate as `new` does, on a surface built without serving.
+        let mut next = FittedSurface::unserved(self.underlying.clone(), as_of, spot, slices)?;
+        next.day_count = self.day_count;
+        next.extrapolation = self.extrapolation;
+        let n = next.slices.len();
+        let changed: Vec<bool> = (0..n).map(|i| next.slices[i] != self.slices[i]).collect();
+        let Some(first) = changed.iter().position(|c| *c) else {
+            let mut same = self.clone();
+            same.as_of = as_of;
+            if spot != self.spot {
+                same = FittedSurface::unserved(self.underlying.clone(), as_of, spot, same.slices)?
+                    .with_served_of(self);
+            }
+            return Ok(same);
+        };
+        let ts: Vec<f64> = next.slices.iter().map(|s| s.t).collect();
+        let sigma_min = next.extrapolation.min_forward_vol;
+        let mut served_changed = vec![false; n];
+        if next.extrapolation.calendar_envelope {
+            let mut env: Vec<Envelope> = self.served[..first].to_vec();
+            for i in first..n {
+                let e = if i == 0 {
+                    Envelope::single(0)
+                } else {
+                    served_one(&next.models, &ts, sigma_min * sigma_min, &env[i - 1], i)
+                };
+                // Pieces are (from, model, shift): the same pieces over unchanged models are the
+                // same smile.
+                served_changed[i] =
+                    changed[i] || e != self.served[i] || e.pieces.iter().any(|p| changed[p.model]);
+                env.push(e);
+                if i > first && !served_changed[i] && !changed[i + 1..].iter().any(|c| *c) {
+                    env.extend_from_slice(&self.served[i + 1..]);
+                    break;
+                }
+            }
+            next.served = env;
+        } else {
+            next.served = (0..n).map(Envelope::single).collect();
+            served_changed.clone_from(&changed);
+        }
+        // The between-expiry scan runs on a grid over every quoted range: kept only if those
+        // are unchanged.
+        let same_grid = next
+            .slices
+            .iter()
+            .zip(&self.slices)
+            .all(|(a, b)| a.quoted_k == b.quoted_k);
+        next.finish_serving(same_grid.then_some((&self.price_between[..], &served_changed[..])));
+        Ok(next)
+    }
+
+    /// This surface (built unserved) with `other`'s policy and served smiles (same slices).
+    fn with_served_of(mut self, other: &FittedSurface) -> FittedSurface {
+        self.day_count = other.day_count;
+        self.extrapolation = other.extrapolation;
+        self.models.clone_from(&other.models);
+        self.served.clone_from(&other.served);
+        self.after_rate = other.after_rate;
+        self.price_between.clone_from(&other.price_between);
+        self
     }
 
     /// Whether total variance linear in `t` between expiries `i` and `i + 1` keeps

@@ -1,0 +1,3 @@
+//! The live tracker.
+
+mod tracker;
