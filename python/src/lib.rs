@@ -1,7 +1,10 @@
 //! `volfit._volfit`: the native half of the `volfit` Python package (PyO3 + rust-numpy).
 //!
 //! Thin wrappers over the Rust library: arrays in, arrays out, the GIL released while Rust
-//! works, and every Rust error raised as `volfit.VolfitError` with its message. Every exported
+//! works, and every Rust error raised as `volfit.VolfitError` with its message (the live
+//! tracker's refusals of the caller's values — options, an update out of order, without a
+//! time, of another underlying — as `ValueError`, which the Python half raises as
+//! `volfit.VolfitValueError`). Every exported
 //! function runs inside [`guard`]: a Rust panic (a bug) is raised as `volfit.InternalError`, a
 //! subclass of `VolfitError`, never as PyO3's `PanicException`. Broadcasting,
 //! pandas and the friendlier signatures live in the Python half (`pysrc/volfit/__init__.py`).
@@ -9,16 +12,19 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::create_exception;
-use pyo3::exceptions::PyException;
+use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 use volfit::OptionKind;
 use volfit::fit::{FitOptions, Optimizer, SabrBeta, SabrOptions};
+use volfit::live::filter::COORDINATES;
+use volfit::live::{FilterKind, TrackError, TrackerOptions};
 use volfit::models::sabr::{SabrExpansion, SabrParams};
 use volfit::plot::{ChartInput, ImageFormat, render_all, write_report_html};
-use volfit::quotes::{Chain, Format, read_chains};
+use volfit::quotes::{Chain, Format, IngestReport, read_chains, read_chains_from_str};
 use volfit::slice::SmileSlice;
 use volfit::surface::{
     Extrapolation, FittedSurface, RunReport, SurfaceModel, SurfaceOptions, VolSurface,
@@ -281,39 +287,40 @@ fn format(name: &str) -> PyResult<Format> {
     name.parse::<Format>().map_err(err)
 }
 
-fn pick(
-    path: &str,
-    fmt: &str,
-    underlying: Option<&str>,
-) -> PyResult<(Chain, volfit::quotes::IngestReport, f64)> {
+fn pick(path: &str, fmt: &str, underlying: Option<&str>) -> PyResult<(Chain, IngestReport, f64)> {
     let clock = Instant::now();
     let (chains, ingest) = read_chains(path, format(fmt)?).map_err(err)?;
     let micros = clock.elapsed().as_secs_f64() * 1e6;
+    Ok((choose(chains, path, underlying)?, ingest, micros))
+}
+
+/// The chain of `underlying` (matched case-insensitively) among a source's chains; without
+/// an underlying, the only one.
+fn choose(chains: Vec<Chain>, source: &str, underlying: Option<&str>) -> PyResult<Chain> {
     let names: Vec<String> = chains.iter().map(|c| c.underlying.clone()).collect();
-    let chain = match underlying {
+    match underlying {
         Some(u) => chains
             .into_iter()
             .find(|c| c.underlying.eq_ignore_ascii_case(u))
             .ok_or_else(|| {
                 err(format!(
-                    "{path}: no underlying {u:?} (the file holds {})",
+                    "{source}: no underlying {u:?} (the file holds {})",
                     names.join(", ")
                 ))
-            })?,
+            }),
         None => {
             if chains.len() > 1 {
                 return Err(err(format!(
-                    "{path} holds several underlyings ({}): pass underlying=",
+                    "{source} holds several underlyings ({}): pass underlying=",
                     names.join(", ")
                 )));
             }
             chains
                 .into_iter()
                 .next()
-                .ok_or_else(|| err(format!("{path}: no quotes")))?
+                .ok_or_else(|| err(format!("{source}: no quotes")))
         }
-    };
-    Ok((chain, ingest, micros))
+    }
 }
 
 /// Reads a chain: `(columns, ingest report JSON)`; columns are numpy arrays (numbers) and
@@ -822,6 +829,213 @@ impl Surface {
     }
 }
 
+/// An error in the caller's values, raised as Python's `ValueError`: the Python half raises it
+/// as `volfit.VolfitValueError` (a `VolfitError` and a `ValueError`).
+fn value_err(e: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+/// A tracker's refusal: the options, the chain's underlying, its time or its order are the
+/// caller's values (`ValueError`); no surface at all is the core's `VolfitError`.
+fn track_err(e: TrackError) -> PyErr {
+    match e {
+        TrackError::Options(_)
+        | TrackError::Underlying { .. }
+        | TrackError::NoTime
+        | TrackError::OutOfOrder { .. } => value_err(e),
+        other => err(other),
+    }
+}
+
+/// `(expiry as RFC 3339, mean, covariance rows)` of [`Tracker::posterior`].
+type Posterior = (String, Vec<f64>, Vec<Vec<f64>>);
+
+/// The tracker's filters, by name.
+const FILTERS: [FilterKind; 2] = [FilterKind::Kalman, FilterKind::None];
+
+fn filter_kind(name: &str) -> PyResult<FilterKind> {
+    FILTERS
+        .iter()
+        .copied()
+        .find(|f| f.name().eq_ignore_ascii_case(name.trim()))
+        .ok_or_else(|| {
+            let names: Vec<&str> = FILTERS.iter().map(|f| f.name()).collect();
+            err(format!(
+                "unknown filter {name:?}: expected one of {}",
+                names.join(", ")
+            ))
+        })
+}
+
+/// The native half of `volfit.Tracker`: one underlying's surface through time
+/// (`volfit::live::Tracker`). The tracker sits behind a mutex that every method takes with
+/// the GIL released, so an update on one thread never blocks the interpreter and calls from
+/// several threads run one after another.
+#[pyclass(module = "volfit._volfit", frozen)]
+struct Tracker {
+    inner: Mutex<volfit::live::Tracker>,
+    underlying: String,
+    opts: TrackerOptions,
+}
+
+impl Tracker {
+    fn lock(&self) -> PyResult<MutexGuard<'_, volfit::live::Tracker>> {
+        self.inner.lock().map_err(|_| {
+            InternalError::new_err(
+                "internal error in volfit (please report it): an earlier update of this tracker \
+                 panicked, so its state is unknown; make a new tracker",
+            )
+        })
+    }
+
+    /// Updates with a chain read elsewhere: `(report JSON, ingest report JSON)`.
+    fn update_with(&self, chain: &Chain, ingest: &IngestReport) -> PyResult<(String, String)> {
+        let report = self.lock()?.update_chain(chain).map_err(track_err)?;
+        Ok((
+            serde_json::to_string(&report).map_err(err)?,
+            serde_json::to_string(ingest).map_err(err)?,
+        ))
+    }
+}
+
+#[pymethods]
+impl Tracker {
+    /// A tracker of `underlying`: `options_json` a whole `TrackerOptions` as JSON (the Python
+    /// half fills it from `default_options_json`), its model, filter and optimiser replaced by
+    /// the names given.
+    #[new]
+    #[pyo3(signature = (underlying, model_name = "svi", filter_name = "kalman", options_json = "{}", optimizer_name = None))]
+    fn new(
+        underlying: &str,
+        model_name: &str,
+        filter_name: &str,
+        options_json: &str,
+        optimizer_name: Option<&str>,
+    ) -> PyResult<Self> {
+        guard(|| {
+            let mut opts: TrackerOptions = serde_json::from_str(options_json)
+                .map_err(|e| err(format!("tracker options: {e}")))?;
+            opts.model = model(model_name)?;
+            opts.filter = filter_kind(filter_name)?;
+            if let Some(o) = optimizer_name {
+                opts.fit.optimizer = optimizer(o)?;
+            }
+            let inner = volfit::live::Tracker::new(underlying, opts.clone()).map_err(track_err)?;
+            Ok(Tracker {
+                inner: Mutex::new(inner),
+                underlying: underlying.to_string(),
+                opts,
+            })
+        })
+    }
+
+    /// `TrackerOptions::default()` as JSON.
+    #[staticmethod]
+    fn default_options_json() -> PyResult<String> {
+        guard(|| serde_json::to_string(&TrackerOptions::default()).map_err(err))
+    }
+
+    /// The tracker's options as JSON.
+    fn options_json(&self) -> PyResult<String> {
+        guard(|| serde_json::to_string(&self.opts).map_err(err))
+    }
+
+    /// The underlying.
+    fn underlying(&self) -> PyResult<String> {
+        guard(|| Ok(self.underlying.clone()))
+    }
+
+    /// Reads a snapshot file with the library's reader (`fmt` as in `read_chain`), takes the
+    /// tracker's underlying and updates: `(report JSON, ingest report JSON)`.
+    #[pyo3(signature = (path, fmt = "auto"))]
+    fn update_path(&self, py: Python<'_>, path: &str, fmt: &str) -> PyResult<(String, String)> {
+        guard(|| {
+            py.detach(|| {
+                let (chain, ingest, _) = pick(path, fmt, Some(&self.underlying))?;
+                self.update_with(&chain, &ingest)
+            })
+        })
+    }
+
+    /// Reads chain text (a CSV in any layout the readers know; `source` names it in messages)
+    /// with the library's reader, takes the tracker's underlying and updates: `(report JSON,
+    /// ingest report JSON)`.
+    #[pyo3(signature = (text, fmt = "auto", source = "<DataFrame>"))]
+    fn update_text(
+        &self,
+        py: Python<'_>,
+        text: &str,
+        fmt: &str,
+        source: &str,
+    ) -> PyResult<(String, String)> {
+        guard(|| {
+            let f = format(fmt)?;
+            py.detach(|| {
+                let (chains, ingest) =
+                    read_chains_from_str(text, Path::new(source), f).map_err(err)?;
+                let chain = choose(chains, source, Some(&self.underlying))?;
+                self.update_with(&chain, &ingest)
+            })
+        })
+    }
+
+    /// The latest surface (`None` before the first update).
+    fn surface(&self, py: Python<'_>) -> PyResult<Option<Surface>> {
+        guard(|| {
+            let latest = py.detach(|| Ok::<_, PyErr>(self.lock()?.surface()))?;
+            Ok(latest.map(|s| Surface {
+                inner: (*s).clone(),
+                report: None,
+                fit_report: None,
+                chain: None,
+                opts: SurfaceOptions {
+                    model: self.opts.model,
+                    fit: self.opts.fit.clone(),
+                    slices: self.opts.slices.clone(),
+                    extrapolation: self.opts.extrapolation,
+                    ..SurfaceOptions::default()
+                },
+            }))
+        })
+    }
+
+    /// The filter's posterior of an expiry (ISO 8601 text): `(expiry as RFC 3339, mean,
+    /// covariance rows)` of the coordinates `FILTER_COORDINATES`; `None` without the Kalman
+    /// filter or for an expiry not tracked.
+    fn posterior(&self, py: Python<'_>, expiry: &str) -> PyResult<Option<Posterior>> {
+        guard(|| {
+            let e = instant(expiry)?;
+            let state = py.detach(|| Ok::<_, PyErr>(self.lock()?.posterior(e)))?;
+            Ok(state.map(|s| {
+                let n = COORDINATES.len();
+                (
+                    e.to_rfc3339(),
+                    s.mean.iter().copied().collect(),
+                    (0..n)
+                        .map(|i| (0..n).map(|j| s.cov[(i, j)]).collect())
+                        .collect(),
+                )
+            }))
+        })
+    }
+
+    /// The expiries tracked, in order (RFC 3339).
+    fn expiries(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        guard(|| {
+            let e = py.detach(|| Ok::<_, PyErr>(self.lock()?.expiries()))?;
+            Ok(e.iter().map(DateTime::to_rfc3339).collect())
+        })
+    }
+
+    /// The time of the latest update (RFC 3339), `None` before the first.
+    fn as_of(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        guard(|| {
+            let t = py.detach(|| Ok::<_, PyErr>(self.lock()?.as_of()))?;
+            Ok(t.map(|t| t.to_rfc3339()))
+        })
+    }
+}
+
 /// The native module.
 #[pymodule]
 fn _volfit(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -835,6 +1049,7 @@ fn _volfit(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add_function(wrap_pyfunction!(fit_sabr_json, m)?)?;
         m.add_function(wrap_pyfunction!(read_chain, m)?)?;
         m.add_class::<Surface>()?;
+        m.add_class::<Tracker>()?;
         // The lists the library declares once, for the Python side to offer and check.
         let names = |v: Vec<&'static str>| v;
         m.add(
@@ -846,6 +1061,8 @@ fn _volfit(m: &Bound<'_, PyModule>) -> PyResult<()> {
             names(Optimizer::ALL.iter().map(|x| x.name()).collect()),
         )?;
         m.add("FORMATS", Format::names())?;
+        m.add("FILTERS", names(FILTERS.iter().map(|x| x.name()).collect()))?;
+        m.add("FILTER_COORDINATES", COORDINATES.to_vec())?;
         m.add(
             "SABR_EXPANSIONS",
             names(SabrExpansion::ALL.iter().map(|x| x.name()).collect()),

@@ -2,7 +2,8 @@
 
 Implied vols to machine precision (Jäckel's *Let's Be Rational*), arbitrage-free SVI / SSVI /
 eSSVI / SABR / spline (SVI plus a regularised cubic B-spline correction) fits with Levenberg–Marquardt or quasi-Newton optimisers, a fitted surface with
-local vol and density, and the review charts, from Python. Every function takes numpy arrays
+local vol and density, the review charts, and a live tracker that keeps a surface through
+successive snapshots (:class:`Tracker`), from Python. Every function takes numpy arrays
 (broadcast against each other) or scalars; errors from the Rust core are raised as
 :class:`VolfitError` with the core's message (naming file, line and field where one applies).
 A bug in the core (a Rust panic) is raised as :class:`InternalError`, a :class:`VolfitError`,
@@ -19,12 +20,14 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import os
 from typing import Any, Iterable, Optional, Sequence, Union
 
 import numpy as np
 
 from . import _volfit
-from ._volfit import FORMATS, MODELS, OPTIMIZERS, SABR_EXPANSIONS, InternalError, VolfitError
+from ._volfit import (FILTER_COORDINATES, FILTERS, FORMATS, MODELS, OPTIMIZERS, SABR_EXPANSIONS,
+                      InternalError, VolfitError)
 
 __all__ = [
     "VolfitError",
@@ -34,6 +37,8 @@ __all__ = [
     "OPTIMIZERS",
     "FORMATS",
     "SABR_EXPANSIONS",
+    "FILTERS",
+    "FILTER_COORDINATES",
     "implied_vol",
     "black_price",
     "sabr_vol",
@@ -43,6 +48,7 @@ __all__ = [
     "calibrate_surface",
     "Surface",
     "write_charts",
+    "Tracker",
 ]
 
 ArrayLike = Union[float, Sequence[float], np.ndarray]
@@ -464,3 +470,294 @@ def write_charts(surface: Surface, out_dir: str, formats: Iterable[str] = ("png"
     """The same PNG/SVG charts and report.html as ``volfit calibrate`` (see
     :meth:`Surface.charts`)."""
     return surface.charts(out_dir, formats, overlay)
+
+
+def _utc(text: str) -> _dt.datetime:
+    """RFC 3339 text from the core as a timezone-aware UTC datetime (a ``Z`` suffix and
+    fractions of any length too, which ``fromisoformat`` before Python 3.11 refuses)."""
+    s = text.replace("Z", "+00:00").replace("z", "+00:00")
+    head, sep, frac = s.partition(".")
+    if sep:
+        digits = len(frac) - len(frac.lstrip("0123456789"))
+        s = head + "." + (frac[:digits] + "000000")[:6] + frac[digits:]
+    t = _dt.datetime.fromisoformat(s)
+    return t.replace(tzinfo=_dt.timezone.utc) if t.tzinfo is None else t.astimezone(_dt.timezone.utc)
+
+
+_FILTER_PARAMS = ("q", "kappa", "epsilon", "gate", "initial")
+
+
+def _merge_options(base: dict, given: dict, where: str = "") -> dict:
+    """``given`` laid over ``base`` (nested dicts merged key by key); an unknown key is a
+    :class:`VolfitValueError` naming the known ones."""
+    out = dict(base)
+    for key, v in given.items():
+        if key not in base:
+            raise VolfitValueError(
+                f"unknown tracker option {where + key!r}: expected one of {sorted(base)}")
+        if isinstance(base[key], dict) and isinstance(v, dict):
+            out[key] = _merge_options(base[key], v, f"{where}{key}.")
+        else:
+            out[key] = v
+    return out
+
+
+def _check_tracker_options(o: dict) -> None:
+    """The numbers of the tracker's options in their domains (the core takes them as given)."""
+    def num(name: str, v: Any, positive: bool = False) -> float:
+        x = _real(name, v)
+        if x < 0 or (positive and x == 0):
+            raise VolfitValueError(f"{name} must be {'> 0' if positive else '>= 0'}, got {x}")
+        return x
+
+    for key in ("quote_tolerance", "forward_tolerance", "time_tolerance", "commit_seconds"):
+        num(key, o[key])
+    p = o["params"]
+    for key in ("q", "initial"):
+        v = p[key]
+        if not isinstance(v, (list, tuple, np.ndarray)) or len(v) != len(FILTER_COORDINATES):
+            raise VolfitValueError(
+                f"{key} must be {len(FILTER_COORDINATES)} numbers (one per coordinate "
+                f"{list(FILTER_COORDINATES)}), got {v!r}")
+        p[key] = [num(f"{key}[{FILTER_COORDINATES[i]}]", x, positive=(key == "initial"))
+                  for i, x in enumerate(v)]
+    if num("kappa", p["kappa"]) + num("epsilon", p["epsilon"]) == 0:
+        raise VolfitValueError("kappa and epsilon are both 0: the quotes would have no noise")
+    num("gate", p["gate"], positive=True)
+
+
+class Tracker:
+    """One underlying's surface through time: successive chain snapshots in, the updated
+    :class:`Surface` out (the Rust core's ``volfit::live::Tracker``).
+
+    Each :meth:`update` refits only the expiries whose quotes, forward or time moved
+    materially, each from its previous state; retires expiries that expired or are no longer
+    quoted and lists new ones. With ``filter="kalman"`` (the default) each expiry's smile is
+    filtered through time: a Kalman filter on SVI's jump-wings coordinates
+    (:data:`FILTER_COORDINATES`: ATM vol, ATM skew ψ, put and call wing slopes p and c,
+    minimum vol), quotes with an outlying innovation gated out, and its consistency reported
+    (the normalised innovation squared against its χ² band). ``filter="none"`` keeps plain
+    refits, each warm-started from the expiry's previous fit. The served surface has the
+    calibration's extrapolation policy and calendar envelope.
+
+    ``model``: ``"svi"`` (the Kalman filter needs it), or with ``filter="none"`` also
+    ``"sabr"`` or ``"spline"``. ``filter``: one of :data:`FILTERS`. ``options``: fields of
+    the core's ``TrackerOptions`` (see :meth:`default_options`; nested dicts are merged into
+    the defaults key by key):
+
+    - ``quote_tolerance`` (half-spreads, 0.25), ``forward_tolerance`` (relative, 5e-4),
+      ``time_tolerance`` (fraction of the time to expiry, 0.01): what moves an expiry to a
+      refit;
+    - ``commit_seconds`` (300): updates closer together than this start from the same
+      committed prior;
+    - ``params``: the filter's noises, a dict of ``q`` (5 variances per year, one per
+      coordinate), ``kappa`` (measurement noise in half-spreads), ``epsilon`` (measurement
+      noise shared by every quote, vol), ``gate`` (standardised innovation beyond which a
+      quote is left out), ``initial`` (5 prior variances of a new expiry) — each of these
+      also accepted on its own, ``Tracker("BTC", gate=3.0)``;
+    - ``optimizer`` (one of :data:`OPTIMIZERS`), ``fit``, ``slices``: fit and slice-building
+      options as in the core;
+    - ``extrapolation``: the served surface's policy, the settings of
+      :meth:`Surface.with_extrapolation`.
+
+    Raises :class:`VolfitValueError` for options the core refuses (the Kalman filter with a
+    model other than SVI, an unknown model or filter, an unknown option, a value out of its
+    domain). Safe to share between threads (updates run one at a time, with the GIL
+    released).
+
+    >>> tracker = volfit.Tracker("BTC")  # doctest: +SKIP
+    >>> for path in snapshots:  # doctest: +SKIP
+    ...     report = tracker.update(path)
+    ...     s = tracker.surface()
+    ...     atm30 = s.vol(s.forward(30 / 365), 30 / 365)
+    """
+
+    def __init__(self, underlying: str, model: str = "svi", filter: str = "kalman",
+                 **options: Any):
+        if not isinstance(model, str) or not isinstance(filter, str):
+            raise VolfitValueError(f"model and filter are names, got {model!r} and {filter!r}")
+        given = dict(options)
+        optimizer = given.pop("optimizer", None)
+        if optimizer is not None and optimizer not in OPTIMIZERS:
+            raise VolfitValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {optimizer!r}")
+        params = {k: given.pop(k) for k in _FILTER_PARAMS if k in given}
+        if params:
+            given["params"] = {**given.get("params", {}), **params}
+        extrapolation = given.pop("extrapolation", None)
+        base = self.default_options()
+        opts = _merge_options(base, given)
+        if extrapolation is not None:
+            if not isinstance(extrapolation, dict):
+                raise VolfitValueError(
+                    f"extrapolation must be a dict of settings (see Surface.with_extrapolation), got {extrapolation!r}")
+            unknown = sorted(set(extrapolation) - set(_POLICY_KEYS))
+            if unknown:
+                raise VolfitValueError(
+                    f"unknown extrapolation setting(s) {unknown}: expected {list(_POLICY_KEYS)}")
+            for key, v in extrapolation.items():
+                opts["extrapolation"][key] = _policy_value(key, v)
+        _check_tracker_options(opts)
+        try:
+            text = json.dumps(opts, allow_nan=False)
+        except (TypeError, ValueError) as e:
+            raise VolfitValueError(f"tracker options: {e}") from None
+        try:
+            self._t = _volfit.Tracker(str(underlying), model, filter, text, optimizer)
+        except InternalError:
+            raise
+        except (VolfitError, ValueError) as e:
+            raise VolfitValueError(str(e)) from None
+
+    @staticmethod
+    def default_options() -> dict:
+        """The core's default ``TrackerOptions`` as a dict (what ``**options`` of
+        :class:`Tracker` override)."""
+        return json.loads(_volfit.Tracker.default_options_json())
+
+    def options(self) -> dict:
+        """The tracker's whole options (as :meth:`default_options`, with the model, filter
+        and everything given applied)."""
+        return json.loads(self._t.options_json())
+
+    @property
+    def underlying(self) -> str:
+        """The underlying tracked."""
+        return self._t.underlying()
+
+    def _call(self, call: Any) -> Any:
+        """Runs a native update: the core's refusals of the caller's values (an update out
+        of order, without a time, of another underlying) are raised as
+        :class:`VolfitValueError`, everything else as :class:`VolfitError`."""
+        try:
+            return call()
+        except VolfitError:
+            raise
+        except ValueError as e:
+            raise VolfitValueError(str(e)) from None
+
+    def update(self, chain: Any, format: str = "auto") -> dict:
+        """Updates the surface with a whole new snapshot of the chain and returns the account
+        of the update.
+
+        ``chain`` is either
+
+        - a path to a snapshot file (``str`` or ``os.PathLike``), read with the library's
+          reader as :func:`read_chain` reads it (``format`` one of :data:`FORMATS`); or
+        - a pandas DataFrame of quotes in a file layout the readers know, read by the same
+          reader as the file would be (it is written as CSV text and read, so every row is
+          screened and accounted for as in a file): the **Deribit snapshot layout** (the
+          frame of ``pandas.read_csv(snapshot)``, rows filtered or edited as you like:
+          ``timestamp, instrument_name, underlying, option_type, strike, expiry_datetime,
+          bid_price, ask_price, mark_price, implied_volatility, index_price, …``; premiums in
+          coin) or volfit's **generic CSV layout** (``expiry, strike, kind`` and ``bid``/``ask``
+          or ``bid_iv``/``ask_iv`` or ``iv``; optionally ``underlying, as_of, forward,
+          discount, t, spot, mark, symbol, premium_unit`` ("quote" or "coin"); see the
+          ``volfit::quotes::generic`` documentation). Datetime columns are written as ISO
+          8601 (naive ones taken as UTC). The frame's snapshot time is its ``timestamp`` /
+          ``as_of`` rows; the table of :func:`read_chain` has none (and no premium unit), so
+          update with the file instead.
+
+        The rows of the tracker's underlying are used (a file may hold several). Updates must
+        come in time order.
+
+        Returns a dict: ``as_of`` (the update's time), ``update_micros`` (wall time of the
+        update in the core: slices, fits, the new surface), ``expiries_refitted``,
+        ``expiries_listed``, ``expiries_retired`` (lists of expiry datetimes),
+        ``quotes_used`` (quotes in the surface's slices), ``within_spread`` (share of the
+        refitted expiries' two-sided quotes whose fitted vol is inside bid/ask; None when
+        nothing was refitted), ``gated`` (quotes the filter's gate left out: expiry, strike,
+        mid_iv, innovation, line — for a DataFrame also ``row``, the frame's index label),
+        ``nis``, ``nis_dof``, ``nis_band`` (normalised innovation squared over the refitted
+        expiries, its degrees of freedom and its two-sided 95% χ² band; None on a first
+        update or without the Kalman filter), ``failed`` (expiries whose refit failed, with
+        the reason), and ``ingest`` (the reader's account: rows, quotes and every rejected
+        row with its line and reason, as :func:`read_chain` ``with_report=True``).
+
+        Raises :class:`VolfitValueError` for an update before the tracker's last, one without
+        a snapshot time, or a chain of another underlying (a name that differs only in case);
+        :class:`VolfitError` for a file or frame that cannot be read or does not hold the
+        tracker's underlying, and when no expiry can be fitted at all. An update refused for
+        its time or underlying leaves the tracker as it was.
+        """
+        if format not in FORMATS:
+            raise VolfitValueError(f"format must be one of {list(FORMATS)}, got {format!r}")
+        frame = None
+        if isinstance(chain, (str, os.PathLike)):
+            out = self._call(lambda: self._t.update_path(os.fspath(chain), format))
+        elif hasattr(chain, "to_csv") and hasattr(chain, "columns"):
+            frame = chain
+            text = _frame_csv(chain)
+            out = self._call(lambda: self._t.update_text(text, format, "<DataFrame>"))
+        else:
+            raise VolfitValueError(
+                f"chain must be a path to a snapshot file or a pandas DataFrame, got {type(chain).__name__}")
+        report, ingest = (json.loads(x) for x in out)
+        report["as_of"] = _utc(report["as_of"])
+        for key in ("expiries_refitted", "expiries_listed", "expiries_retired"):
+            report[key] = [_utc(e) for e in report[key]]
+        for g in report["gated"] + report["failed"]:
+            g["expiry"] = _utc(g["expiry"])
+        if frame is not None:
+            for g in report["gated"]:
+                line = g.get("line")
+                g["row"] = (frame.index[line - 2]
+                            if line is not None and 2 <= line < len(frame) + 2 else None)
+        report["ingest"] = ingest
+        return report
+
+    def surface(self) -> Optional[Surface]:
+        """The latest surface (None before the first update): a :class:`Surface` of its own,
+        unchanged by later updates (it has no run report: :meth:`Surface.report` is None)."""
+        s = self._t.surface()
+        return None if s is None else Surface(s)
+
+    def posterior(self, expiry: Any) -> Optional[dict]:
+        """The Kalman filter's latest posterior of an expiry: ``{"expiry", "coordinates",
+        "mean", "cov", "sd"}`` — ``mean`` (shape 5) and ``cov`` (5 × 5) of the coordinates
+        named in ``coordinates`` (:data:`FILTER_COORDINATES`: ``atm_vol``, ``psi``, ``p``,
+        ``c``, ``min_vol``; vols and slopes per unit of time, the ATM vol at the expiry's
+        forward) and ``sd`` the square roots of ``cov``'s diagonal. None without the Kalman
+        filter or for an expiry not tracked.
+
+        ``expiry`` is the expiry *instant* as :meth:`expiries` lists it (Deribit: 08:00 UTC):
+        a datetime, pandas Timestamp, numpy datetime64 or ISO 8601 text, as in
+        :meth:`Surface.vol_at`.
+        """
+        e = _iso(expiry.to_pydatetime() if hasattr(expiry, "to_pydatetime") else expiry)
+        got = _value_error(lambda: self._t.posterior(e))
+        if got is None:
+            return None
+        mean, cov = np.asarray(got[1], dtype=np.float64), np.asarray(got[2], dtype=np.float64)
+        return {"expiry": _utc(got[0]), "coordinates": list(FILTER_COORDINATES),
+                "mean": mean, "cov": cov, "sd": np.sqrt(np.maximum(np.diag(cov), 0.0))}
+
+    def expiries(self) -> list:
+        """The expiries tracked, in order (timezone-aware UTC datetimes)."""
+        return [_utc(e) for e in self._t.expiries()]
+
+    def as_of(self) -> Optional[_dt.datetime]:
+        """The time of the latest update (timezone-aware UTC), None before the first."""
+        a = self._t.as_of()
+        return None if a is None else _utc(a)
+
+    def __repr__(self) -> str:
+        o = self.options()
+        a = self.as_of()
+        return (f"<volfit.Tracker {self.underlying}: {o['model']}, filter {o['filter']}, "
+                f"{len(self._t.expiries())} expiries, as of {a.isoformat() if a else 'never'}>")
+
+
+def _frame_csv(frame: Any) -> str:
+    """A DataFrame as CSV text for the readers: datetime columns as ISO 8601 (aware ones in
+    UTC with an offset, naive ones as they are, taken as UTC), missing values as empty cells."""
+    import pandas as pd
+
+    out = frame.copy(deep=False)
+    for col in out.columns:
+        s = out[col]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            if getattr(s.dt, "tz", None) is not None:
+                out[col] = s.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+            else:
+                out[col] = s.dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return out.to_csv(index=False)
