@@ -33,6 +33,8 @@
 //!   BFGS / L-BFGS) and THE generic fitter [`fit::fit`] that runs any model's spec.
 //! * [`surface`] — the [`VolSurface`] trait with checked queries, [`FittedSurface`], the
 //!   surface's arbitrage verdict, metrics, `surface.json` and `report.json`.
+//! * [`live`] — live tracking: the quote-update stream (JSON lines of Deribit `ticker`
+//!   messages, [`live::stream`]).
 //! * `plot` (feature `plot`) — charts and the review page; draws only.
 //! * the `volfit` binary (feature `cli`) — a thin layer over the library.
 //!
@@ -53,6 +55,7 @@ pub mod black;
 pub mod config;
 mod error;
 pub mod fit;
+pub mod live;
 pub mod models;
 pub mod names;
 pub mod output;

@@ -9,6 +9,7 @@ mod common;
 mod black;
 mod cli;
 mod fit;
+mod live;
 mod models;
 mod output;
 mod plot;

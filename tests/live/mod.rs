@@ -1,0 +1,2 @@
+//! The live layer: the quote-update stream.
+mod stream;
