@@ -33,6 +33,9 @@
 //!   BFGS / L-BFGS) and THE generic fitter [`fit::fit`] that runs any model's spec.
 //! * [`surface`] — the [`VolSurface`] trait with checked queries, [`FittedSurface`], the
 //!   surface's arbitrage verdict, metrics, `surface.json` and `report.json`.
+//! * [`live`] — live tracking: the [`live::Tracker`] (per-expiry state through time, the
+//!   Kalman filter of [`live::filter`], dirty refits) and the quote-update stream
+//!   ([`live::stream`]: JSON lines of Deribit `ticker` messages).
 //! * `plot` (feature `plot`) — charts and the review page; draws only.
 //! * the `volfit` binary (feature `cli`) — a thin layer over the library.
 //!

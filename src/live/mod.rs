@@ -15,12 +15,16 @@
 //!   innovation and reports the filter's consistency (the normalised innovation squared
 //!   against its `χ²` band); [`FilterKind::None`] keeps plain warm-started refits.
 //!
+//! Quote updates arrive as JSON lines of Deribit `ticker` messages ([`stream`]: parsed into
+//! validated [`stream::QuoteUpdate`]s, and the ticks a snapshot chain would have produced).
+//!
 //! The served surface is the calibration's: the same extrapolation policy and calendar
 //! envelope ([`crate::surface::Extrapolation`]), so it is free of static arbitrage the way a
 //! [`crate::calibrate_surface`] surface is. The tracker does not run the calendar-repair
 //! refits of a one-off calibration (the envelope serves the later smile above the earlier).
 
 pub mod filter;
+pub mod stream;
 mod tracker;
 
 pub use filter::{FilterParams, FilterState};

@@ -1,4 +1,5 @@
-//! Mutation fuzzing of the real chains: every reader, and `surface.json` loading, fed
+//! Mutation fuzzing of the real chains: every reader, the quote-update stream (ticker JSON
+//! lines replayed from a real snapshot), and `surface.json` loading, fed
 //! mutated copies of real inputs (flipped, inserted and deleted bytes, truncations, duplicated
 //! and swapped lines, swapped fields, numbers replaced by `NaN`/`inf`/`1e308`/`1e-320`, stray
 //! quotes, non-UTF-8 bytes, multibyte characters, CRLF line ends).
@@ -7,7 +8,9 @@
 //! or read with every data line accounted for (a quote or a rejected row with its line, so
 //! nothing is dropped silently), short rejection reasons, quotes in their domain; slices built
 //! from what was read have finite points; a mutated `surface.json` either fails to load with
-//! an error or loads into a surface that answers finite positive vols and saves back.
+//! an error or loads into a surface that answers finite positive vols and saves back; every
+//! line of a mutated stream is an update, a skipped line or an error naming that line, the
+//! same as the line read alone, and the updates make chains whose slices are finite.
 //!
 //! `VOLFIT_FUZZ_CASES` sets the inputs per target (default 48 in the test suite; the long run
 //! in the README uses 1,000,000: `VOLFIT_FUZZ_CASES=1000000 cargo test --release --test lib
@@ -603,4 +606,129 @@ fn volfit_iv_input() {
             Ok(())
         })
         .unwrap();
+}
+
+/// The ticker lines of a real January snapshot (both underlyings, 150 quotes each), as
+/// `volfit track -` would read them.
+fn stream_input() -> &'static Vec<u8> {
+    static S: OnceLock<Vec<u8>> = OnceLock::new();
+    S.get_or_init(|| {
+        let (chains, _) = read_chains(
+            shared_data("deribit_series/2026-01/deribit_options_snapshot_20260115T092130Z.csv"),
+            Format::Deribit,
+        )
+        .unwrap();
+        let mut out = String::new();
+        for c in &chains {
+            for t in volfit::live::stream::ticks_from_chain(c).iter().take(150) {
+                out.push_str(t);
+                out.push('\n');
+            }
+        }
+        out.into_bytes()
+    })
+}
+
+/// One mutated stream: what the line iterator makes of every line is what `parse_line` makes
+/// of that line alone; errors name their line; updates are in their domain and build finite
+/// slices.
+fn check_stream(bytes: &[u8]) -> Result<(), TestCaseError> {
+    use volfit::live::stream::{MAX_LINE_BYTES, QuoteUpdate, parse_line, updates};
+    use volfit::quotes::{Chain, OptionQuote, Premium, deribit::TICK};
+    let mut seen: std::collections::BTreeMap<u64, Result<QuoteUpdate, String>> =
+        std::collections::BTreeMap::new();
+    let mut it = updates(bytes);
+    while let Some(r) = it.next() {
+        let line = match &r {
+            Ok(_) => it.line(),
+            Err(e) => e.line(),
+        };
+        prop_assert!(line >= 1);
+        let r = r.map_err(|e| e.to_string());
+        if let Err(e) = &r {
+            prop_assert!(e.starts_with(&format!("line {line}: ")), "{e}");
+            prop_assert!(e.len() <= MAX_REASON, "reason of {} bytes", e.len());
+        }
+        prop_assert!(seen.insert(line, r).is_none(), "line {line} twice");
+    }
+    // The iterator cuts lines at `\n` only.
+    let lines: Vec<&[u8]> = if bytes.is_empty() {
+        Vec::new()
+    } else {
+        bytes
+            .strip_suffix(b"\n")
+            .unwrap_or(bytes)
+            .split(|&b| b == b'\n')
+            .collect()
+    };
+    prop_assert!(
+        seen.keys()
+            .last()
+            .is_none_or(|&l| l as usize <= lines.len())
+    );
+    let mut quotes: std::collections::BTreeMap<String, Vec<OptionQuote>> =
+        std::collections::BTreeMap::new();
+    for (i, raw) in lines.iter().enumerate() {
+        let n = i as u64 + 1;
+        let alone = match std::str::from_utf8(raw) {
+            _ if raw.len() > MAX_LINE_BYTES => Err(String::new()),
+            Ok(text) => parse_line(text, n).map_err(|e| e.to_string()),
+            Err(_) => Err(String::new()),
+        };
+        match (alone, seen.get(&n)) {
+            (Ok(None), None) => {}
+            (Ok(Some(a)), Some(Ok(b))) => {
+                prop_assert_eq!(&a, b);
+                let q = a.to_option_quote(n);
+                prop_assert!(a.strike.is_finite() && a.strike > 0.0);
+                prop_assert!(a.forward.is_finite() && a.forward > 0.0);
+                for p in [q.bid, q.ask, q.mark, q.mark_iv, q.spot]
+                    .into_iter()
+                    .flatten()
+                {
+                    prop_assert!(p.is_finite() && p > 0.0, "price or vol {p}");
+                }
+                if let (Some(b), Some(a)) = (q.bid, q.ask) {
+                    prop_assert!(b <= a);
+                }
+                quotes.entry(a.underlying.clone()).or_default().push(q);
+            }
+            (Err(a), Some(Err(b))) => {
+                prop_assert!(a.is_empty() || &a == b, "{a} vs {b}");
+            }
+            (alone, got) => {
+                keep_failing_input("fuzzfail_stream.jsonl", bytes);
+                prop_assert!(false, "line {n}: alone {alone:?}, in the stream {got:?}");
+            }
+        }
+    }
+    for (underlying, quotes) in quotes {
+        let chain = Chain {
+            underlying,
+            as_of: quotes.iter().filter_map(|q| q.as_of).max(),
+            spot: None,
+            premium: Premium::Coin,
+            tick: Some(TICK),
+            format: Format::Deribit,
+            source: "stream.jsonl".into(),
+            quotes,
+        };
+        let (slices, _) = build_slices(&chain, &SliceOptions::default());
+        for s in &slices {
+            prop_assert!(
+                s.t() > 0.0 && s.t().is_finite() && s.forward() > 0.0 && s.forward().is_finite()
+            );
+            for p in s.points() {
+                prop_assert!(p.k().is_finite() && p.mid_iv() > 0.0 && p.mid_iv().is_finite());
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn quote_stream() {
+    let base = stream_input().clone();
+    check_stream(&base).unwrap();
+    fuzz(&base, check_stream);
 }

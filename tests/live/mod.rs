@@ -1,3 +1,4 @@
-//! The live tracker.
+//! The live layer: the tracker and the quote-update stream.
 
+mod stream;
 mod tracker;
