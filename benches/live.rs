@@ -8,6 +8,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use volfit::live::stream::{parse_line, ticks_from_chain};
 use volfit::live::{FilterKind, Tracker, TrackerOptions};
 use volfit::quotes::{Chain, Format, OptionQuote, read_chains};
 use volfit::{SurfaceModel, SurfaceOptions, calibrate_surface};
@@ -91,23 +92,31 @@ fn report() {
                 black_box(tracker.surface());
             }
         }
-        // Stream throughput: the next snapshot's quotes replayed as updates onto the
-        // previous snapshot's state (forwards move: those expiries are rebuilt), one refresh
+        // Stream throughput through the JSON-lines path: the next snapshot's quotes as the
+        // Deribit ticker lines they would have been (`live::stream::ticks_from_chain`),
+        // parsed, turned into quotes (their forwards move: those expiries are rebuilt, every
+        // changed point inverted) and applied onto the previous snapshot's state, one refresh
         // per 1,000 updates.
         let mut t2 = Tracker::new(u, opts.clone()).expect("options");
         t2.update_chain(&chains[chains.len() - 2]).expect("update");
-        let updates: Vec<OptionQuote> = last.quotes.clone();
+        let lines = ticks_from_chain(last);
+        let mut moved = last.clone();
+        moved.quotes = last.quotes.iter().map(|q| nudged(q, 1.0)).collect();
+        let nudged_lines = ticks_from_chain(&moved);
         let n_rounds = 20;
         let clock = Instant::now();
         let mut n = 0usize;
         for round in 0..n_rounds {
-            for q in &updates {
-                let u = if round % 2 == 0 {
-                    q.clone()
-                } else {
-                    nudged(q, 1.0)
+            let src = if round % 2 == 0 {
+                &lines
+            } else {
+                &nudged_lines
+            };
+            for (i, line) in src.iter().enumerate() {
+                let Ok(Some(up)) = parse_line(line, i as u64 + 1) else {
+                    continue;
                 };
-                t2.apply_quote(&u);
+                t2.apply_quote(&up.to_option_quote(i as u64 + 1));
                 n += 1;
                 if n.is_multiple_of(1000) {
                     t2.refresh(at).expect("refresh");

@@ -409,6 +409,29 @@ fn update_from(
         root,
         t,
     };
+    // The start: the predicted smile, or the quasi-explicit guess of the new quotes when that
+    // has the lower maximum-a-posteriori cost (after a large move the prediction is a poor
+    // start and the polish crawls).
+    let cost = |m: &Svi| {
+        let prior_cost = coordinates(m, t).map_or(f64::INFINITY, |(z, _)| {
+            (rows.root * (z - rows.mean)).norm_squared()
+        });
+        data.k()
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| {
+                let v = (m.w(k).max(0.0) / t).sqrt();
+                (data.sqrt_w()[i] * (v - data.mid()[i])).powi(2)
+            })
+            .sum::<f64>()
+            + prior_cost
+    };
+    let guess = crate::fit::initial_guess::<Svi>(slice, opts, &()).ok();
+    let start = match guess {
+        Some(g) if cost(&g) < cost(start) => g,
+        _ => *start,
+    };
+    let start = &start;
     let fit_opts = FitOptions {
         objective: crate::slice::Objective::Vol,
         ..opts.clone()
