@@ -21,6 +21,7 @@
 //! refits of a one-off calibration (the envelope serves the later smile above the earlier).
 
 pub mod filter;
+pub mod tenor;
 mod tracker;
 
 pub use filter::{FilterParams, FilterState};
