@@ -327,6 +327,12 @@ fn main() {
             .expect("--q-factor F");
         args.drain(i..=i + 1);
     }
+    // `--q-wings F`: the wing slopes' (p, c) process noise scaled by F on top.
+    let mut q_wings = 1.0;
+    if let Some(i) = args.iter().position(|a| a == "--q-wings") {
+        q_wings = args.get(i + 1).and_then(|v| v.parse().ok()).expect("--q-wings F");
+        args.drain(i..=i + 1);
+    }
     // `--kappa K`: the measurement noise's multiple of the half-spread.
     let mut kappa = None;
     if let Some(i) = args.iter().position(|a| a == "--kappa") {
@@ -363,6 +369,8 @@ fn main() {
     if let Some(k) = kappa {
         params.kappa = k;
     }
+    params.q[2] *= q_wings;
+    params.q[3] *= q_wings;
     for chains in &series {
         let u = &chains[0].underlying;
         let k = run(chains, FilterKind::Kalman, false, params, false);

@@ -199,7 +199,7 @@ pub struct Args {
 
 /// Expands the input: a file, a directory (its `.csv` and `.json` files) or a glob, sorted
 /// (the order of the collision rule of [`assign_components`]).
-fn inputs(spec: &str) -> anyhow::Result<Vec<PathBuf>> {
+pub(super) fn inputs(spec: &str) -> anyhow::Result<Vec<PathBuf>> {
     let p = Path::new(spec);
     if p.is_file() {
         return Ok(vec![p.to_path_buf()]);
@@ -234,7 +234,7 @@ fn inputs(spec: &str) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// `s` for a terminal: as it is, or quoted and escaped when it holds control characters.
-fn shown(s: &str) -> String {
+pub(super) fn shown(s: &str) -> String {
     if s.chars().any(char::is_control) {
         format!("{s:?}")
     } else {
@@ -244,7 +244,7 @@ fn shown(s: &str) -> String {
 
 /// Why `name` was given the directory `components[i]` rather than its own name (`None` when
 /// it kept it): `label(j)` names the input `j` whose directory name it collided with.
-fn renamed(
+pub(super) fn renamed(
     names: &[String],
     components: &[String],
     i: usize,
@@ -276,7 +276,7 @@ struct Job {
 }
 
 /// Why a file gave no chain: its rejected rows, the first few with line and reason.
-fn why_no_quotes(ingest: &IngestReport) -> String {
+pub(super) fn why_no_quotes(ingest: &IngestReport) -> String {
     if ingest.rows == 0 {
         return "the file has no data rows".into();
     }

@@ -2,14 +2,16 @@
 
 mod calibrate;
 mod iv;
+mod track;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use volfit::OptionKind;
+use volfit::live::FilterKind;
 use volfit::quotes::Format;
-use volfit::surface::{FittedSurface, Num, QueryError, VolSurface};
+use volfit::surface::{FittedSurface, Num, QueryError, SurfaceModel, VolSurface};
 
 /// volfit — implied-volatility surface calibration.
 ///
@@ -96,6 +98,73 @@ enum Command {
         /// and the review page); the outputs are written as usual.
         #[arg(long)]
         strict: bool,
+    },
+    /// Follow the market: replay chain snapshots (or a stream of quote updates) through the
+    /// live tracker and write the surface's constant-maturity time series.
+    ///
+    /// INPUT is a directory (all its .csv/.json files) or a quoted glob ("data/*.csv") of
+    /// chain snapshots, replayed in the order of each chain's snapshot time (as_of, not the
+    /// file name), or `-` for JSON lines of quote updates on stdin (refreshed once per
+    /// --interval seconds of message time). Files holding several underlyings feed one
+    /// tracker per underlying, created when it is first seen. Each expiry is refitted only
+    /// when its quotes, forward or time moved, from its previous state, through the
+    /// temporal filter (--filter kalman: a Kalman filter on SVI's jump-wings coordinates,
+    /// which also gates outlying quotes; --filter none: warm-started refits).
+    ///
+    /// For each underlying the command writes, under --out, <UNDERLYING>/ (the directory
+    /// name rule of `volfit calibrate`):
+    ///
+    ///   timeseries.csv  one row per update and tenor: as_of (RFC 3339 UTC), tenor_days
+    ///                   (7, 30, 90, 180), atm_vol, rr25, bf25 (decimals; constant
+    ///                   maturity, read off the surface; empty where it has no value),
+    ///                   atm_sd (the filter's sd of the ATM vol; empty without a filter)
+    ///   track.json      underlying, filter, model, the effective options, a summary and
+    ///                   per update: as_of, update_micros, expiries_refitted,
+    ///                   quotes_used, within_spread, gated (count), nis, nis_dof,
+    ///                   nis_band, expiries_listed, expiries_retired, gated_quotes, failed
+    ///   surface.json    the latest surface (load it with `volfit vol`, `volfit check`)
+    ///   surfaces/       with --surfaces: NNNN.json, the surface after update NNNN
+    ///   track.html      time series with the filter's uncertainty band, NIS, what
+    ///                   changed between the last two surfaces, the latest updates
+    ///
+    /// Every file is written to a temporary file and renamed into place. A file that cannot
+    /// be read, or an update that gives no surface, is reported on stderr and skipped.
+    /// One summary line per underlying: updates, median update time, mean share of quotes
+    /// inside bid/ask, NIS per degree of freedom against its 95% band, gated quotes.
+    ///
+    /// Exit codes: 0 every input tracked; 1 some file or update was skipped (the rest was
+    /// written); 2 bad usage (e.g. --filter kalman with --model spline) or nothing tracked.
+    ///
+    /// Example:
+    ///
+    ///   volfit track ../shared/data/deribit_series/2026-01 --out track-out
+    #[command(verbatim_doc_comment)]
+    Track {
+        /// Directory or quoted glob of chain snapshots, or `-` for quote updates on stdin.
+        input: String,
+        /// Track only this underlying (e.g. BTC).
+        #[arg(long)]
+        underlying: Option<String>,
+        /// Smile model of each expiry: svi, or with --filter none also sabr or spline.
+        #[arg(long, value_enum, default_value_t = SurfaceModel::Svi, hide_possible_values = true)]
+        model: SurfaceModel,
+        /// Temporal filter: kalman (a Kalman filter on each expiry's SVI jump-wings
+        /// coordinates, which also gates outlying quotes) or none (each expiry refitted from
+        /// its previous fit).
+        #[arg(long, value_enum, default_value_t = FilterKind::Kalman, hide_possible_values = true)]
+        filter: FilterKind,
+        /// Output directory.
+        #[arg(long, default_value = "volfit-track")]
+        out: PathBuf,
+        /// Also write surfaces/NNNN.json, the surface after each update.
+        #[arg(long)]
+        surfaces: bool,
+        /// Skip track.html.
+        #[arg(long)]
+        no_plots: bool,
+        /// Seconds of message time between refreshes of a stdin stream.
+        #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+        interval: f64,
     },
     /// Implied vol (and price) from a stored surface.
     ///
@@ -200,6 +269,25 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 strict,
             })
         }
+        Command::Track {
+            input,
+            underlying,
+            model,
+            filter,
+            out,
+            surfaces,
+            no_plots,
+            interval,
+        } => track::run(&track::Args {
+            input,
+            underlying,
+            model,
+            filter,
+            out,
+            surfaces,
+            plots: !no_plots,
+            interval,
+        }),
         Command::Vol {
             surface,
             strike,

@@ -25,6 +25,7 @@
 
 pub mod filter;
 pub mod stream;
+pub mod tenor;
 mod tracker;
 
 pub use filter::{FilterParams, FilterState};

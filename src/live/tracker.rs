@@ -64,6 +64,9 @@ pub struct TrackerOptions {
     pub forward_tolerance: f64,
     /// … or its time to expiry by more than this fraction.
     pub time_tolerance: f64,
+    /// Refit several dirty expiries in parallel (rayon; a single dirty expiry is refitted in
+    /// the calling thread).
+    pub parallel: bool,
     /// The filter commits a posterior as the prior of later updates once this many seconds
     /// have passed since the last commit; updates in between start from the same committed
     /// prior, so quotes that persist are not counted as new measurements again and again.
@@ -82,6 +85,7 @@ impl Default for TrackerOptions {
             quote_tolerance: 0.25,
             forward_tolerance: 5e-4,
             time_tolerance: 0.01,
+            parallel: true,
             commit_seconds: 300.0,
         }
     }
@@ -515,14 +519,22 @@ impl Tracker {
         let mut gated = Vec::new();
         let (mut nis, mut dof, mut any_nis) = (0.0, 0usize, false);
         let (mut inside, mut two_sided) = (0.0, 0usize);
-        for &e in candidates {
-            let Some(st) = self.expiries.get(&e) else {
-                continue;
+        let dirty: Vec<DateTime<Utc>> = candidates
+            .iter()
+            .copied()
+            .filter(|e| self.expiries.get(e).is_some_and(|st| self.moved(st)))
+            .collect();
+        let fit = |e: &DateTime<Utc>| (*e, self.fit_one(at, &self.expiries[e]));
+        // Several dirty expiries are refitted in parallel (a whole chain); one in this thread.
+        let results: Vec<(DateTime<Utc>, Result<Refit, FitError>)> =
+            if self.opts.parallel && dirty.len() > 1 {
+                use rayon::prelude::*;
+                dirty.par_iter().map(fit).collect()
+            } else {
+                dirty.iter().map(fit).collect()
             };
-            if !self.moved(st) {
-                continue;
-            }
-            match self.fit_one(at, st) {
+        for (e, result) in results {
+            match result {
                 Ok(out) => {
                     let st = self.expiries.get_mut(&e).expect("the expiry exists");
                     if let Some(n) = out.nis {

@@ -11,7 +11,7 @@ use crate::surface::{IngestStage, RunReport, SurfaceReport};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -11,6 +11,8 @@
 //! * `density` — the risk-neutral density of `ln(F_T/F)` per expiry, negative parts marked;
 //! * `heatmap_iv`, `heatmap_local_vol` — implied and local vol over `(k, T)`.
 //!
+//! [`write_track_page`] writes `track.html`, the page of a tracked series (`volfit track`).
+//!
 //! Each chart is rendered in memory and written with [`crate::output::write_atomic`], so a
 //! reader (a browser refreshing `report.html`) never sees a half-written image.
 //!
@@ -28,10 +30,12 @@ mod html;
 mod skew;
 mod style;
 mod term;
+mod track;
 mod variance;
 
 pub use html::{IndexEntry, write_index_page, write_report_html, write_review_page};
 pub use style::{register_fonts, viridis};
+pub use track::{TABLE_ROWS, TrackPage, TrackSummary, TrackUpdate, write_track_page};
 
 use crate::output::write_atomic;
 use crate::surface::{FittedSurface, SliceSummary, SurfaceReport};

@@ -2,6 +2,7 @@
 mod calibrate;
 mod iv;
 mod options;
+mod track;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
