@@ -1,6 +1,7 @@
 //! Subcommands of the `volfit` binary.
 
 mod calibrate;
+mod diff;
 mod iv;
 
 use anyhow::Context;
@@ -139,6 +140,35 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// What moved between two stored surfaces: vols by tenor × delta, and per common expiry.
+    ///
+    /// For the constant-maturity tenors 7, 30, 90 and 180 days and for every expiry both
+    /// surfaces have (matched by expiry date, or by time when a surface has no dates), the
+    /// vols at the 10Δ put, 25Δ put, ATM (the forward), 25Δ call and 10Δ call in A and in B
+    /// and the change B - A, read off each surface at its own time to expiry (deltas are
+    /// forward Black deltas N(d1), not premium-adjusted); per common expiry the moves of the
+    /// fitted model's parameters; the expiries only in A (expired) and only in B (new).
+    ///
+    /// The text report shows vols in vol points; --json prints the diff as JSON, vols and
+    /// changes as decimals (null where a surface has no strike of that delta, or no answer
+    /// at that tenor, with the reason in `error_a` / `error_b`).
+    ///
+    /// Exit codes: 0 the diff was printed, 2 a surface could not be read (the message names
+    /// the file).
+    ///
+    /// Example:
+    ///
+    ///   volfit diff monday/surface.json tuesday/surface.json
+    #[command(verbatim_doc_comment)]
+    Diff {
+        /// The earlier surface.json.
+        a: PathBuf,
+        /// The later surface.json.
+        b: PathBuf,
+        /// Print the diff as JSON (decimals).
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a synthetic Deribit-like BTC chain (bid/ask quotes from a known arbitrage-free
     /// SSVI surface, with spreads, tick rounding and noise) in Deribit's CSV layout.
     ///
@@ -179,6 +209,7 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Iv { input, parallel } => iv::run(&input, parallel),
+        Command::Diff { a, b, json } => diff::run(&a, &b, json),
         Command::Calibrate {
             input,
             format,
