@@ -23,6 +23,8 @@ pub struct Cli {
     command: Command,
 }
 
+// Parsed once per run: the size of the `calibrate` variant (its option flags) costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Calibrate a volatility surface from option quotes and write it with its report.
@@ -97,6 +99,15 @@ enum Command {
         /// and the review page); the outputs are written as usual.
         #[arg(long)]
         strict: bool,
+        /// Warm-start the fits from an earlier surface.json of the same underlying (e.g. the
+        /// previous snapshot's): each expiry found in it (by expiry date) starts from its
+        /// fitted smile instead of the model's own guess (SVI and the spline's SVI base: the
+        /// start's search from the prior's m and sigma; SABR: from its parameters); other
+        /// expiries, a prior smile of another model (SABR for SVI, say), SSVI/eSSVI and
+        /// chains of other underlyings start cold. report.json says which in
+        /// `slices[].warm_start` and why not in `prior.cold`. An unreadable file is an error.
+        #[arg(long, value_name = "SURFACE.json")]
+        prior: Option<PathBuf>,
     },
     /// Implied vol (and price) from a stored surface.
     ///
@@ -218,8 +229,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_plots,
             options,
             strict,
+            prior,
         } => {
             let (opts, echo) = options.resolve()?;
+            let prior = match prior {
+                Some(p) => Some(FittedSurface::load(&p).context("--prior")?),
+                None => None,
+            };
             calibrate::run(&calibrate::Args {
                 input,
                 format,
@@ -229,6 +245,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 out,
                 plots: !no_plots,
                 strict,
+                prior,
             })
         }
         Command::Vol {

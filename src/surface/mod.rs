@@ -78,7 +78,8 @@ pub use arbitrage::{
 };
 pub use build::{
     CalendarPolicy, CalibrationFailure, OUTLIER_MIN_VOL, OUTLIER_SPREADS, SurfaceModel,
-    SurfaceOptions, calibrate_surface, calibrate_surface_or_report,
+    SurfaceOptions, calibrate_surface, calibrate_surface_from, calibrate_surface_from_or_report,
+    calibrate_surface_or_report,
 };
 pub use extrapolation::{Location, TimeRegion};
 pub use file::SURFACE_FORMAT_VERSION;
@@ -86,7 +87,10 @@ pub use fitted::{
     AfterLast, BeforeFirst, Between, Extrapolation, FittedSurface, MIN_SLICE_T, SurfaceError,
     SurfaceSlice, Wings,
 };
-pub use report::{FailedExpiry, QuotePoint, SliceRepair, SliceSummary, SurfaceReport, Timing};
+pub use report::{
+    ColdStart, FailedExpiry, PriorReport, QuotePoint, SliceRepair, SliceSummary, SurfaceReport,
+    Timing,
+};
 pub use report_file::{DroppedRow, IngestStage, IngestSummary, RejectedRow, RunReport, RunSlice};
 pub use slice_model::{SliceModel, SurfaceSmile, WingedSabr};
 pub use smile_section::SmileSection;

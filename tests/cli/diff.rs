@@ -1,5 +1,5 @@
-//! `volfit diff`, run as a user would, on consecutive snapshots of the January 2026 Deribit
-//! series.
+//! `volfit diff` and `volfit calibrate --prior`, run as a user would, on consecutive snapshots
+//! of the January 2026 Deribit series.
 
 use super::volfit;
 use crate::common::shared_data;
@@ -132,4 +132,68 @@ fn diff_errors_name_the_file() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(a.to_str().unwrap()), "{err}");
     }
+}
+
+/// `--prior` with a file that does not exist: exit 2, the message names the file and the
+/// flag, and nothing is written.
+#[test]
+fn prior_that_does_not_exist_exits_2_naming_it() {
+    let out = tmp("no-prior");
+    let missing = out.with_extension("nonexistent.json");
+    let input = shared_data(SECOND);
+    let o = volfit(
+        &[
+            "calibrate",
+            input.to_str().unwrap(),
+            "--prior",
+            missing.to_str().unwrap(),
+            "--no-plots",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--prior") && err.contains(missing.to_str().unwrap()),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
+/// `--prior` with the previous snapshot's surface: report.json marks the expiries of the prior
+/// as warm-started (`slices[].warm_start`, `prior.warm`), the new ones cold with the reason,
+/// and stderr says how many were warm-started.
+#[test]
+fn prior_warm_starts_the_expiries_it_knows() {
+    let (oa, ob) = (tmp("prior-a"), tmp("prior-b"));
+    calibrate(FIRST, &oa, &[]);
+    let prior = oa.join("surface.json");
+    let err = calibrate(SECOND, &ob, &["--prior", prior.to_str().unwrap()]);
+    assert!(err.contains("expiries warm-started from --prior"), "{err}");
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(ob.join("report.json")).unwrap()).unwrap();
+    let slices = r["slices"].as_array().unwrap();
+    let warm = slices.iter().filter(|s| s["warm_start"] == true).count();
+    assert!(warm > 0);
+    assert_eq!(r["prior"]["warm"].as_u64(), Some(warm as u64));
+    assert_eq!(r["prior"]["underlying"], "BTC");
+    assert_eq!(
+        warm + r["prior"]["cold"].as_array().unwrap().len(),
+        slices.len()
+    );
+    // Without --prior there is no `prior` block and nothing is warm-started.
+    let oc = tmp("prior-c");
+    calibrate(SECOND, &oc, &[]);
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(oc.join("report.json")).unwrap()).unwrap();
+    assert!(r.get("prior").is_none());
+    assert!(
+        r["slices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["warm_start"] == false)
+    );
 }

@@ -4,6 +4,7 @@
 mod diff;
 mod flags;
 mod metrics;
+mod prior;
 mod qmoms;
 mod queries;
 mod served;
