@@ -281,3 +281,45 @@ fn constant_maturity_on_a_real_snapshot() {
         );
     }
 }
+
+/// A surface that counts its total-variance queries.
+struct Counting<'a>(&'a FittedSurface, std::sync::atomic::AtomicUsize);
+
+impl VolSurface for Counting<'_> {
+    fn forward_impl(&self, t: f64) -> f64 {
+        self.0.forward(t)
+    }
+    fn variance_derivatives_impl(&self, k: f64, t: f64) -> volfit::surface::VarianceDerivatives {
+        self.0.variance_derivatives(k, t)
+    }
+    fn total_variance_impl(&self, k: f64, t: f64) -> f64 {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.total_variance(k, t)
+    }
+}
+
+/// The cost the module documentation states: about ten evaluations of `w` per delta (at most
+/// 15 on average over the four wing pillars), on the real BTC surface at every tenor of
+/// `volfit track` and at every expiry.
+#[test]
+fn constant_maturity_costs_about_ten_evaluations_per_delta() {
+    let (chains, _) = read_chains(shared_data(JAN_FIRST), Format::Auto).unwrap();
+    let chain = chains.iter().find(|c| c.underlying == "BTC").unwrap();
+    let (s, _) = volfit::calibrate_surface(chain, &SurfaceOptions::default()).unwrap();
+    let ts: Vec<f64> = [7.0, 30.0, 90.0, 180.0]
+        .iter()
+        .map(|d| d / 365.0)
+        .chain(s.slices().iter().map(|x| x.t))
+        .collect();
+    let mut worst = 0.0f64;
+    for t in ts {
+        let c = Counting(&s, std::sync::atomic::AtomicUsize::new(0));
+        let m = metrics_at(&c, t).unwrap();
+        assert_eq!(m, metrics_at(&s, t).unwrap());
+        // The ATM variance, then four deltas, each with its vol read once more.
+        let per_delta = (c.1.into_inner() - 1) as f64 / 4.0 - 1.0;
+        worst = worst.max(per_delta);
+    }
+    println!("at most {worst:.2} evaluations of w per delta");
+    assert!(worst <= 15.0, "{worst}");
+}
