@@ -19,8 +19,9 @@ use volfit::plot::{
 use volfit::quotes::{Chain, Format, IngestReport, read_chains};
 use volfit::slice::{DayCount, Weighting};
 use volfit::surface::{
-    CalendarPolicy, CalibrationFailure, RunReport, SurfaceError, SurfaceModel, SurfaceOptions,
-    SurfaceReport, calibrate_surface, calibrate_surface_or_report,
+    CalendarPolicy, CalibrationFailure, FittedSurface, RunReport, SurfaceError, SurfaceModel,
+    SurfaceOptions, SurfaceReport, calibrate_surface, calibrate_surface_from_or_report,
+    calibrate_surface_or_report,
 };
 
 /// The calibration options of `volfit calibrate`: each flag is a key of
@@ -195,6 +196,8 @@ pub struct Args {
     pub out: PathBuf,
     pub plots: bool,
     pub strict: bool,
+    /// `--prior`: the surface the fits are warm-started from.
+    pub prior: Option<FittedSurface>,
 }
 
 /// Expands the input: a file, a directory (its `.csv` and `.json` files) or a glob, sorted
@@ -546,7 +549,11 @@ fn run_report(j: &Job, a: &Args, report: &SurfaceReport) -> RunReport {
 fn calibrate_one(j: &Job, a: &Args) -> anyhow::Result<Done> {
     let clock = Instant::now();
     let opts = &a.opts;
-    let (surface, report) = match calibrate_surface_or_report(&j.chain, opts) {
+    let calibrated = match &a.prior {
+        Some(p) => calibrate_surface_from_or_report(&j.chain, opts, p),
+        None => calibrate_surface_or_report(&j.chain, opts),
+    };
+    let (surface, report) = match calibrated {
         Ok(x) => x,
         Err(CalibrationFailure {
             error: SurfaceError::Empty(why),
@@ -557,6 +564,9 @@ fn calibrate_one(j: &Job, a: &Args) -> anyhow::Result<Done> {
                 .with_context(|| shown(&format!("{}: {}", j.file.display(), j.chain.underlying)));
         }
     };
+    if let Some(p) = &report.prior {
+        eprintln!("volfit: note: {}", prior_note(j, p));
+    }
     std::fs::create_dir_all(&j.dir)
         .with_context(|| format!("cannot create {}", j.dir.display()))?;
     surface.save(j.dir.join("surface.json"))?;
@@ -626,4 +636,36 @@ fn calibrate_one(j: &Job, a: &Args) -> anyhow::Result<Done> {
         run: json,
         page,
     })
+}
+
+/// One line on how `--prior` was used: the expiries warm-started and, grouped by reason, the
+/// ones that started cold.
+fn prior_note(j: &Job, p: &volfit::surface::PriorReport) -> String {
+    let mut reasons: Vec<(&str, Vec<String>)> = Vec::new();
+    for c in &p.cold {
+        let label = c.expiry.map_or_else(
+            || format!("t = {:.4}", c.t),
+            |e| e.format("%Y-%m-%d").to_string(),
+        );
+        match reasons.iter_mut().find(|(r, _)| *r == c.reason) {
+            Some((_, v)) => v.push(label),
+            None => reasons.push((&c.reason, vec![label])),
+        }
+    }
+    let cold: Vec<String> = reasons
+        .iter()
+        .map(|(r, v)| format!("{} ({r})", v.join(", ")))
+        .collect();
+    format!(
+        "{} {}: {} of {} expiries warm-started from --prior{}",
+        shown(&j.file.display().to_string()),
+        shown(&j.chain.underlying),
+        p.warm,
+        p.warm + p.cold.len(),
+        if cold.is_empty() {
+            String::new()
+        } else {
+            format!("; cold: {}", cold.join("; "))
+        }
+    )
 }

@@ -1,6 +1,7 @@
 //! Subcommands of the `volfit` binary.
 
 mod calibrate;
+mod diff;
 mod iv;
 mod track;
 
@@ -24,6 +25,8 @@ pub struct Cli {
     command: Command,
 }
 
+// Parsed once per run: the size of the `calibrate` variant (its option flags) costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Calibrate a volatility surface from option quotes and write it with its report.
@@ -98,6 +101,15 @@ enum Command {
         /// and the review page); the outputs are written as usual.
         #[arg(long)]
         strict: bool,
+        /// Warm-start the fits from an earlier surface.json of the same underlying (e.g. the
+        /// previous snapshot's): each expiry found in it (by expiry date) starts from its
+        /// fitted smile instead of the model's own guess (SVI and the spline's SVI base: the
+        /// start's search from the prior's m and sigma; SABR: from its parameters); other
+        /// expiries, a prior smile of another model (SABR for SVI, say), SSVI/eSSVI and
+        /// chains of other underlyings start cold. report.json says which in
+        /// `slices[].warm_start` and why not in `prior.cold`. An unreadable file is an error.
+        #[arg(long, value_name = "SURFACE.json")]
+        prior: Option<PathBuf>,
     },
     /// Follow the market: replay chain snapshots (or a stream of quote updates) through the
     /// live tracker and write the surface's constant-maturity time series.
@@ -208,6 +220,35 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// What moved between two stored surfaces: vols by tenor × delta, and per common expiry.
+    ///
+    /// For the constant-maturity tenors 7, 30, 90 and 180 days and for every expiry both
+    /// surfaces have (matched by expiry date, or by time when a surface has no dates), the
+    /// vols at the 10Δ put, 25Δ put, ATM (the forward), 25Δ call and 10Δ call in A and in B
+    /// and the change B - A, read off each surface at its own time to expiry (deltas are
+    /// forward Black deltas N(d1), not premium-adjusted); per common expiry the moves of the
+    /// fitted model's parameters; the expiries only in A (expired) and only in B (new).
+    ///
+    /// The text report shows vols in vol points; --json prints the diff as JSON, vols and
+    /// changes as decimals (null where a surface has no strike of that delta, or no answer
+    /// at that tenor, with the reason in `error_a` / `error_b`).
+    ///
+    /// Exit codes: 0 the diff was printed, 2 a surface could not be read (the message names
+    /// the file).
+    ///
+    /// Example:
+    ///
+    ///   volfit diff monday/surface.json tuesday/surface.json
+    #[command(verbatim_doc_comment)]
+    Diff {
+        /// The earlier surface.json.
+        a: PathBuf,
+        /// The later surface.json.
+        b: PathBuf,
+        /// Print the diff as JSON (decimals).
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a synthetic Deribit-like BTC chain (bid/ask quotes from a known arbitrage-free
     /// SSVI surface, with spreads, tick rounding and noise) in Deribit's CSV layout.
     ///
@@ -248,6 +289,7 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Iv { input, parallel } => iv::run(&input, parallel),
+        Command::Diff { a, b, json } => diff::run(&a, &b, json),
         Command::Calibrate {
             input,
             format,
@@ -256,8 +298,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_plots,
             options,
             strict,
+            prior,
         } => {
             let (opts, echo) = options.resolve()?;
+            let prior = match prior {
+                Some(p) => Some(FittedSurface::load(&p).context("--prior")?),
+                None => None,
+            };
             calibrate::run(&calibrate::Args {
                 input,
                 format,
@@ -267,6 +314,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 out,
                 plots: !no_plots,
                 strict,
+                prior,
             })
         }
         Command::Track {

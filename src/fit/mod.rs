@@ -215,7 +215,39 @@ pub fn fit_svi(slice: &SmileSlice, opts: &FitOptions) -> Result<Fit<Svi>, FitErr
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn fit_spline(slice: &SmileSlice, opts: &FitOptions) -> Result<Fit<SplineSmile>, FitError> {
-    let base = fit_svi(slice, opts)?;
+    fit_spline_from(slice, opts, None)
+}
+
+/// [`fit_spline`] with its SVI base warm-started from `base_start` ([`fit_svi_seeded`]); the
+/// correction then starts from its own start on the new base, as in [`fit_spline`] (a previous
+/// correction sits on knots placed on that snapshot's quoted range, and corrects another
+/// base). `None` is [`fit_spline`].
+///
+/// # Errors
+/// As [`fit_svi`].
+///
+/// ```
+/// use volfit::fit::{FitOptions, fit_spline, fit_spline_from};
+/// use volfit::SmileSlice;
+/// let quotes: Vec<(f64, f64)> = (-20..=20).map(|i| {
+///     let k = 0.01 * f64::from(i);
+///     (100.0 * f64::exp(k), 0.2 - 0.3 * k + 0.02 * (-((k - 0.05) / 0.02).powi(2)).exp())
+/// }).collect();
+/// let slice = SmileSlice::from_vols(0.1, 100.0, &quotes)?;
+/// let cold = fit_spline(&slice, &FitOptions::default())?;
+/// let warm = fit_spline_from(&slice, &FitOptions::default(), Some(cold.model.base()))?;
+/// assert!(warm.report.rmse_iv <= 1.1 * cold.report.rmse_iv && warm.report.butterfly_free);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn fit_spline_from(
+    slice: &SmileSlice,
+    opts: &FitOptions,
+    base_start: Option<&Svi>,
+) -> Result<Fit<SplineSmile>, FitError> {
+    let base = match base_start {
+        Some(s) => fit_svi_seeded(slice, opts, s)?,
+        None => fit_svi(slice, opts)?,
+    };
     let spline = SplineOptions {
         base: Some(base.model),
         ..opts.spline
@@ -238,6 +270,60 @@ pub fn fit_svi_from(
     start: Option<&Svi>,
 ) -> Result<Fit<Svi>, FitError> {
     fit_from::<Svi>(slice, opts, &(), start, &[])
+}
+
+/// [`fit_svi`] seeded from a previous fit of the same expiry (a warm start across snapshots):
+/// the quasi-explicit stage (Zeliade 2009) starts its search of `(m, σ)` at the seed's instead
+/// of on its grid and solves `(a, ρ, b)` exactly for the new quotes, then the polish runs as in
+/// [`fit_svi`]. Unlike [`fit_svi_from`], which polishes from the seed's five parameters as
+/// they are, this does not crawl along SVI's flat valleys in `(a, b, σ)` when the smile moved
+/// a little. Where the seed gives no start, the fit starts cold.
+///
+/// # Errors
+/// As [`fit_svi`].
+///
+/// ```
+/// use volfit::{fit_svi, SmileSlice};
+/// use volfit::fit::{FitOptions, fit_svi_seeded};
+/// use volfit::models::svi::Svi;
+/// let smile = |a: f64| Svi::new(a, 0.2, -0.5, 0.05, 0.15).unwrap();
+/// let slice = |s: Svi| {
+///     let q: Vec<(f64, f64)> = (-10..=10).map(|i| {
+///         let k = 0.06 * f64::from(i);
+///         (100.0 * k.exp(), (s.w(k) / 0.5).sqrt())
+///     }).collect();
+///     SmileSlice::from_vols(0.5, 100.0, &q).unwrap()
+/// };
+/// let before = fit_svi(&slice(smile(0.02)), &FitOptions::default()).unwrap();
+/// let after = fit_svi_seeded(&slice(smile(0.021)), &FitOptions::default(), &before.model)?;
+/// assert!(after.report.rmse_iv < 1e-8);
+/// # Ok::<(), volfit::fit::FitError>(())
+/// ```
+pub fn fit_svi_seeded(
+    slice: &SmileSlice,
+    opts: &FitOptions,
+    seed: &Svi,
+) -> Result<Fit<Svi>, FitError> {
+    let clock = std::time::Instant::now();
+    let data = crate::slice::Points::new(slice);
+    let start = if data.len() >= 5 {
+        crate::models::svi::quasi_explicit_seeded(
+            &data,
+            slice.t(),
+            opts.no_arbitrage,
+            seed.m(),
+            seed.sigma(),
+        )
+    } else {
+        None
+    };
+    let (model, mut reports) = fit_points::<Svi>(&data, opts, &(), start.as_ref(), &[])?;
+    let mut report = reports.pop().ok_or(FitError::TooFewPoints {
+        points: 0,
+        params: 1,
+    })?;
+    report.fit_micros = clock.elapsed().as_secs_f64() * 1e6;
+    Ok(Fit { model, report })
 }
 
 /// [`fit_svi_from`] with a calendar floor: `w(kⱼ) ≥ wⱼ` at the given `(kⱼ, wⱼ)` (the previous

@@ -10,7 +10,10 @@
 //!   (`surface.json`) that loads back bit for bit.
 //! * [`arbitrage`] — the static-arbitrage verdict of a surface (butterfly per expiry, calendar
 //!   between expiries), used by the build, `volfit check`, the charts and the report.
-//! * [`metrics`] — ATM vol, 25Δ risk reversal and butterfly.
+//! * [`metrics`] — ATM vol, 25Δ risk reversal and butterfly, per expiry and at constant
+//!   maturity (any `t`, read off the surface).
+//! * [`diff`] — what moved between two surfaces: vols by tenor × delta, and per common expiry
+//!   the vols and the parameter moves (`volfit diff`).
 //! * [`flags`] — the review flags of each expiry, measured against its own bid/ask spread,
 //!   with severities that rank expiries worst first.
 //! * [`grid`] — the queries on `strikes × times` grids of ndarray views, rows in parallel.
@@ -54,6 +57,7 @@
 
 pub mod arbitrage;
 mod build;
+pub mod diff;
 pub mod envelope;
 mod extrapolation;
 mod file;
@@ -74,7 +78,8 @@ pub use arbitrage::{
 };
 pub use build::{
     CalendarPolicy, CalibrationFailure, OUTLIER_MIN_VOL, OUTLIER_SPREADS, SurfaceModel,
-    SurfaceOptions, calibrate_surface, calibrate_surface_or_report,
+    SurfaceOptions, calibrate_surface, calibrate_surface_from, calibrate_surface_from_or_report,
+    calibrate_surface_or_report,
 };
 pub use extrapolation::{Location, TimeRegion};
 pub use file::SURFACE_FORMAT_VERSION;
@@ -82,7 +87,10 @@ pub use fitted::{
     AfterLast, BeforeFirst, Between, Extrapolation, FittedSurface, MIN_SLICE_T, SurfaceError,
     SurfaceSlice, Wings,
 };
-pub use report::{FailedExpiry, QuotePoint, SliceRepair, SliceSummary, SurfaceReport, Timing};
+pub use report::{
+    ColdStart, FailedExpiry, PriorReport, QuotePoint, SliceRepair, SliceSummary, SurfaceReport,
+    Timing,
+};
 pub use report_file::{DroppedRow, IngestStage, IngestSummary, RejectedRow, RunReport, RunSlice};
 pub use slice_model::{SliceModel, SurfaceSmile, WingedSabr};
 pub use smile_section::SmileSection;

@@ -58,6 +58,37 @@ pub struct SliceSummary {
     /// Why the ceiling programme has no answer, when it failed (not for too few quotes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ceiling_error: Option<String>,
+    /// Whether the fit started from an earlier surface's smile of the same expiry
+    /// ([`calibrate_surface_from`](super::calibrate_surface_from), `volfit calibrate
+    /// --prior`) rather than the model's own guess (`false` in reports written before it
+    /// existed).
+    #[serde(default)]
+    pub warm_start: bool,
+}
+
+/// How a calibration used its prior surface ([`super::calibrate_surface_from`]): which
+/// surface, how many expiries started from it, and why the others started cold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PriorReport {
+    /// The prior's underlying.
+    pub underlying: String,
+    /// The prior's snapshot time.
+    pub as_of: Option<DateTime<Utc>>,
+    /// Expiries fitted from the prior's smile.
+    pub warm: usize,
+    /// Expiries that started cold, with the reason.
+    pub cold: Vec<ColdStart>,
+}
+
+/// An expiry that started cold although a prior was given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColdStart {
+    /// Expiry instant, when known.
+    pub expiry: Option<DateTime<Utc>>,
+    /// Time to expiry.
+    pub t: f64,
+    /// Why (e.g. `not in the prior`).
+    pub reason: String,
 }
 
 /// What an arbitrage repair did to one expiry: the smile before it and the fit quality it
@@ -153,6 +184,9 @@ pub struct SurfaceReport {
     pub plane: PlaneScan,
     /// Wall times.
     pub timing_micros: Timing,
+    /// The prior surface the fits were warm-started from, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior: Option<PriorReport>,
 }
 
 impl SurfaceReport {
@@ -222,5 +256,6 @@ pub(super) fn summarise(
         repair,
         ceiling,
         ceiling_error,
+        warm_start: false,
     }
 }

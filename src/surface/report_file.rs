@@ -137,6 +137,11 @@ pub struct RunReport {
     /// empty and `failed`, `dropped` and the rejected rows say why).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The prior surface the fits were warm-started from (`volfit calibrate --prior`): its
+    /// underlying and `as_of`, the expiries warm-started and why the others were not; each
+    /// slice's `warm_start` says which.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior: Option<super::PriorReport>,
 }
 
 impl RunReport {
@@ -240,6 +245,7 @@ impl RunReport {
             timing_micros: timing,
             options: None,
             error: None,
+            prior: report.prior.clone(),
             day_count: DayCount::default(),
         }
     }

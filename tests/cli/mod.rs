@@ -1,5 +1,6 @@
 //! The `volfit` binary, run as a user would.
 mod calibrate;
+mod diff;
 mod iv;
 mod options;
 mod track;

@@ -1,8 +1,10 @@
 //! The fitted surface: local vol against known answers, density, calendar checks, bit-exact
 //! persistence, concurrent queries, and surfaces of every real chain.
 
+mod diff;
 mod flags;
 mod metrics;
+mod prior;
 mod qmoms;
 mod queries;
 mod served;

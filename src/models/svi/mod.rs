@@ -18,6 +18,7 @@ mod guess;
 mod params;
 mod spec;
 
+pub(crate) use guess::quasi_explicit_seeded;
 pub use params::{NaturalSvi, SviJw};
 
 use super::arbitrage::{
