@@ -66,20 +66,7 @@ fn diffs(x: &[Option<f64>]) -> Vec<f64> {
 
 /// 30-day ATM vol and 25Δ RR off the surface.
 fn tenor30(s: &FittedSurface) -> (Option<f64>, Option<f64>) {
-    let t = 30.0 / 365.0;
-    let w = |k: f64| s.total_variance(k, t);
-    let vol = |k: f64| (w(k) / t).sqrt();
-    let k_at = |target: f64| {
-        let d = |k: f64| volfit::black::special::norm_cdf(-k / w(k).sqrt() + 0.5 * w(k).sqrt());
-        let (mut lo, mut hi) = (-3.0, 3.0);
-        for _ in 0..80 {
-            let m = 0.5 * (lo + hi);
-            if d(m) > target { lo = m } else { hi = m }
-        }
-        0.5 * (lo + hi)
-    };
-    let atm = vol(0.0);
-    (Some(atm), Some(vol(k_at(0.25)) - vol(k_at(0.75))))
+    volfit::live::tenor::tenor_point(s, 30.0).map_or((None, None), |p| (Some(p.atm_vol), p.rr25))
 }
 
 /// The held-out quotes' distance outside bid/ask in half-spreads: (all, wings).
@@ -330,7 +317,10 @@ fn main() {
     // `--q-wings F`: the wing slopes' (p, c) process noise scaled by F on top.
     let mut q_wings = 1.0;
     if let Some(i) = args.iter().position(|a| a == "--q-wings") {
-        q_wings = args.get(i + 1).and_then(|v| v.parse().ok()).expect("--q-wings F");
+        q_wings = args
+            .get(i + 1)
+            .and_then(|v| v.parse().ok())
+            .expect("--q-wings F");
         args.drain(i..=i + 1);
     }
     // `--kappa K`: the measurement noise's multiple of the half-spread.

@@ -621,23 +621,35 @@ pub struct StreamSource {
     pub format: Format,
 }
 
-/// The quote updates of a JSON-lines stream on standard input: the hook of the parser
-/// (`volfit::live::stream`, not in this build). Wire it as
-/// `Ok((StreamSource { premium: Premium::Coin, tick, format }, Box::new(parser.map(...))))`,
-/// one `Err(message)` per line that does not parse (reported with its line, skipped).
-///
-/// # Errors
-/// Always, in this build: streams are not built in.
+/// The quote updates of a JSON-lines stream of Deribit ticker messages on standard input
+/// ([`volfit::live::stream`]): one `Err(message)` naming the line and field per line that does
+/// not parse (reported and skipped; the stream goes on).
+#[allow(clippy::unnecessary_wraps)] // the signature of a reader that can refuse a stream
 fn stdin_updates(
-    _reader: impl std::io::BufRead,
+    reader: impl std::io::BufRead + 'static,
 ) -> anyhow::Result<(
     StreamSource,
     Box<dyn Iterator<Item = Result<StreamQuote, String>>>,
 )> {
-    bail!(
-        "stdin streams: not built in this version (the JSON-lines quote parser is not merged \
-         yet); replay a directory or a quoted glob of snapshots instead"
-    )
+    let mut it = volfit::live::stream::updates(reader);
+    let quotes = std::iter::from_fn(move || {
+        let r = it.next()?;
+        let line = it.line();
+        Some(match r {
+            Ok(u) => Ok(StreamQuote {
+                underlying: u.underlying.clone(),
+                at: u.time,
+                quote: u.to_option_quote(line),
+            }),
+            Err(e) => Err(e.to_string()),
+        })
+    });
+    let source = StreamSource {
+        premium: Premium::Coin,
+        tick: Some(volfit::quotes::deribit::TICK),
+        format: Format::Deribit,
+    };
+    Ok((source, Box::new(quotes)))
 }
 
 /// One underlying of a stream: its track, the latest quote of every option seen (the book a

@@ -16,8 +16,8 @@
 //! refuses, NaN) the point is `None` — never NaN.
 
 use super::Tracker;
-use crate::black::special::norm_cdf;
-use crate::surface::{FittedSurface, VolSurface};
+use crate::surface::FittedSurface;
+use crate::surface::metrics::metrics_at;
 use serde::{Deserialize, Serialize};
 
 /// The tenors of `volfit track`'s `timeseries.csv`, in days.
@@ -25,9 +25,6 @@ pub const TENOR_DAYS: [f64; 4] = [7.0, 30.0, 90.0, 180.0];
 
 /// Days per year of the time of a surface without a snapshot time.
 const DAYS_PER_YEAR: f64 = 365.25;
-
-/// The bisection's bracket for the delta strikes: `k ∈ ±BRACKET·√w(0, t)`.
-const BRACKET: f64 = 8.0;
 
 /// ATM vol, 25Δ risk reversal and butterfly at one constant maturity, decimals.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -89,46 +86,6 @@ pub fn tenor_t(surface: &FittedSurface, days: f64) -> Option<f64> {
     }
 }
 
-/// Total variance at `(k, t)` when it is finite and positive.
-fn w_at(surface: &FittedSurface, k: f64, t: f64) -> Option<f64> {
-    let w = surface.total_variance(k, t);
-    (w > 0.0 && w.is_finite()).then_some(w)
-}
-
-/// The log-moneyness `k` where the Black forward call delta `Φ(d₁)` on the surface's total
-/// variance at `t` equals `call_delta` (bisection on `k ∈ ±8√w(0, t)`); `None` where the
-/// delta does not cross it there or the surface gives no variance.
-pub fn k_at_call_delta(surface: &FittedSurface, t: f64, call_delta: f64) -> Option<f64> {
-    if !(call_delta > 0.0 && call_delta < 1.0 && t > 0.0 && t.is_finite()) {
-        return None;
-    }
-    let delta = |k: f64| {
-        let s = w_at(surface, k, t)?.sqrt();
-        Some(norm_cdf(-k / s + 0.5 * s))
-    };
-    let s0 = w_at(surface, 0.0, t)?.sqrt();
-    let (mut lo, mut hi) = (-BRACKET * s0, BRACKET * s0);
-    if !(delta(lo)? > call_delta && delta(hi)? < call_delta) {
-        return None;
-    }
-    for _ in 0..100 {
-        let mid = 0.5 * (lo + hi);
-        if delta(mid)? > call_delta {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    Some(0.5 * (lo + hi))
-}
-
-/// The implied vol (decimal) at the strike of Black forward call delta `call_delta` at `t`
-/// ([`k_at_call_delta`]; a put delta `−d` is the call delta `1 − d`).
-pub fn vol_at_call_delta(surface: &FittedSurface, t: f64, call_delta: f64) -> Option<f64> {
-    let k = k_at_call_delta(surface, t, call_delta)?;
-    Some((w_at(surface, k, t)? / t).sqrt())
-}
-
 /// ATM vol, 25Δ risk reversal and butterfly at `days` days from the surface's snapshot
 /// (decimals; see the [module documentation](self) for the conventions); `None` where the
 /// surface has no ATM vol there.
@@ -151,16 +108,12 @@ pub fn vol_at_call_delta(surface: &FittedSurface, t: f64, call_delta: f64) -> Op
 /// # Ok::<(), volfit::models::ParamError>(())
 /// ```
 pub fn tenor_point(surface: &FittedSurface, days: f64) -> Option<TenorPoint> {
-    let t = tenor_t(surface, days)?;
-    let atm = (w_at(surface, 0.0, t)? / t).sqrt();
-    let call = vol_at_call_delta(surface, t, 0.25);
-    let put = vol_at_call_delta(surface, t, 0.75);
-    let finite = |x: f64| x.is_finite().then_some(x);
+    let m = metrics_at(surface, tenor_t(surface, days)?).ok()?;
     Some(TenorPoint {
-        t,
-        atm_vol: atm,
-        rr25: call.zip(put).and_then(|(c, p)| finite(c - p)),
-        bf25: call.zip(put).and_then(|(c, p)| finite(0.5 * (c + p) - atm)),
+        t: m.t,
+        atm_vol: m.atm_vol,
+        rr25: m.rr25,
+        bf25: m.bf25,
     })
 }
 
@@ -177,14 +130,10 @@ pub const DELTA_BUCKETS: [(&str, Option<f64>); 5] = [
 /// The vols (decimals) at [`DELTA_BUCKETS`] at `days` days from the surface's snapshot; `None`
 /// where one has no answer.
 pub fn smile_by_delta(surface: &FittedSurface, days: f64) -> [Option<f64>; 5] {
-    let t = tenor_t(surface, days);
-    DELTA_BUCKETS.map(|(_, d)| {
-        let t = t?;
-        match d {
-            Some(d) => vol_at_call_delta(surface, t, d),
-            None => Some((w_at(surface, 0.0, t)? / t).sqrt()),
-        }
-    })
+    let Some(m) = tenor_t(surface, days).and_then(|t| metrics_at(surface, t).ok()) else {
+        return [None; 5];
+    };
+    [m.put10, m.put25, Some(m.atm_vol), m.call25, m.call10]
 }
 
 /// The value at `t` of a band given at points `(tᵢ, sdᵢ)` (any order): linear in `t` between
@@ -264,8 +213,9 @@ pub fn tenor_samples(tracker: &Tracker, days: &[f64]) -> Vec<TenorSample> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::black::special::norm_cdf;
     use crate::models::svi::Svi;
-    use crate::surface::metrics::term_structure;
+    use crate::surface::metrics::{k_at_call_delta, term_structure};
     use crate::surface::{SliceModel, SurfaceSlice};
     use chrono::{TimeZone, Utc};
 
@@ -362,6 +312,6 @@ mod tests {
         .unwrap();
         assert!(tenor_point(&s, f64::NAN).is_none());
         assert!(tenor_point(&s, -1.0).is_none());
-        assert!(k_at_call_delta(&s, t, 1.5).is_none());
+        assert!(k_at_call_delta(&s, t, 1.5).is_err());
     }
 }

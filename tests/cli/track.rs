@@ -306,11 +306,35 @@ fn kalman_filter_with_the_spline_model_is_a_usage_error() {
 }
 
 #[test]
-fn stdin_streams_are_not_built_in_yet() {
-    let (code, _, stderr) = run(&["track", "-", "--out", "/nonexistent/volfit"]);
-    assert_eq!(code, 2);
-    assert!(
-        stderr.contains("stdin streams: not built in this version"),
-        "{stderr}"
+fn a_stdin_stream_of_ticker_lines_is_tracked_and_bad_lines_are_reported() {
+    // The first January snapshot's BTC quotes as the Deribit ticker lines they would have
+    // been, then the same again with a bad line in between.
+    let (chains, _) = volfit::quotes::read_chains(
+        crate::common::shared_data(
+            "deribit_series/2026-01/deribit_options_snapshot_20260101T091835Z.csv",
+        ),
+        volfit::quotes::Format::Auto,
+    )
+    .unwrap();
+    let btc = chains.iter().find(|c| c.underlying == "BTC").unwrap();
+    let mut lines = volfit::live::stream::ticks_from_chain(btc);
+    let n = lines.len();
+    lines.insert(n / 2, "{\"timestamp\": \"soon\"}".to_string());
+    let input = lines.join("\n") + "\n";
+    let dir = tmp("stdin");
+    let out = dir.join("out");
+    let o = volfit(
+        &["track", "-", "--out", out.to_str().unwrap(), "--no-plots"],
+        &input,
     );
+    let (code, stdout, stderr) = (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    );
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stderr.contains(&format!("line {}", n / 2 + 1)), "{stderr}");
+    let ts = std::fs::read_to_string(out.join("BTC/timeseries.csv")).unwrap();
+    assert!(ts.lines().count() > 4, "{ts}");
+    assert!(out.join("BTC/surface.json").exists());
 }
