@@ -5,7 +5,7 @@
 //! **Conventions** (those of [`crate::surface::metrics`]): ATM is the forward, `k = 0`;
 //! deltas are Black-76 forward deltas of the undiscounted option, `Φ(d₁)` for a call with
 //! `d₁ = −k/√w + √w/2` on the surface's total variance `w(k, t)`
-//! ([`VolSurface::total_variance`]); the 25Δ put is the strike where the put delta
+//! ([`VolSurface::total_variance`](crate::surface::VolSurface::total_variance)); the 25Δ put is the strike where the put delta
 //! `Φ(d₁) − 1 = −0.25`, i.e. `Φ(d₁) = 0.75`. Vols are **decimals** here (the per-expiry
 //! [`crate::surface::metrics::term_structure`] is in vol points).
 //!
