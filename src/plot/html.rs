@@ -21,6 +21,23 @@ pub(super) fn esc(s: &str) -> String {
 /// The most rejected rows the page lists (all of them are in `report.json`).
 const MAX_REJECTED_SHOWN: usize = 500;
 
+/// The head every volfit page opens with: doctype, title and the shared table and body styles
+/// (each page writes its own styles after these, then closes `<style>`).
+pub(super) fn page_head(h: &mut String, t: &str) {
+    let _ = write!(
+        h,
+        r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{t}</title>
+<style>
+body {{ font-family: DejaVu Sans, Helvetica, Arial, sans-serif; margin: 24px; color: #222; }}
+table {{ border-collapse: collapse; margin: 12px 0; font-size: 13px; }}
+th, td {{ border: 1px solid #ccc; padding: 3px 6px; text-align: right; }}
+th {{ background: #f0f0f0; }}
+td.l {{ text-align: left; }}
+"#
+    );
+}
+
 /// Writes the review page of run report `run` (what `report.json` holds: the expiries with
 /// their review flags, the rejected rows of the reader and slice stages, the timings) to
 /// `path`; chart images are linked relative to the page. The header's total time is
@@ -100,17 +117,10 @@ fn page(path: &Path, run: &RunReport, charts: &[Chart]) -> std::io::Result<()> {
     );
     let order = run.ranked();
     let flagged = run.flagged;
+    page_head(&mut h, &esc(&title));
     let _ = write!(
         h,
-        r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{t}</title>
-<style>
-body {{ font-family: DejaVu Sans, Helvetica, Arial, sans-serif; margin: 24px; color: #222; }}
-table {{ border-collapse: collapse; margin: 12px 0; font-size: 13px; }}
-th, td {{ border: 1px solid #ccc; padding: 3px 6px; text-align: right; }}
-th {{ background: #f0f0f0; }}
-td.l {{ text-align: left; }}
-tr.flag td {{ background: #fff1f0; }}
+        r#"tr.flag td {{ background: #fff1f0; }}
 .ok {{ color: #1a7f37; }} .bad {{ color: #c00; font-weight: bold; }}
 img {{ max-width: 100%; border: 1px solid #ddd; margin: 8px 0 24px 0; }}
 .summary span {{ margin-right: 24px; }}

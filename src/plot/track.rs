@@ -16,7 +16,7 @@
 //! constant-maturity points of [`crate::live::tenor`]); this module only draws.
 
 use super::PlotError;
-use super::html::esc;
+use super::html::{esc, page_head};
 use super::style::{DrawResult, GREY, LegendMark, err, register_fonts, side_legend, span, y_name};
 use crate::live::tenor::{DELTA_BUCKETS, TenorPoint, TenorSample, smile_by_delta, tenor_point};
 use crate::live::{FilterKind, UpdateReport};
@@ -177,17 +177,10 @@ fn track_html(page: &TrackPage<'_>) -> Result<String, String> {
         (Some(_), Some(_)) => "bad",
         _ => "",
     };
+    page_head(&mut h, &esc(&title));
     let _ = write!(
         h,
-        r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{t}</title>
-<style>
-body {{ font-family: DejaVu Sans, Helvetica, Arial, sans-serif; margin: 24px; color: #222; }}
-table {{ border-collapse: collapse; margin: 12px 0; font-size: 13px; }}
-th, td {{ border: 1px solid #ccc; padding: 3px 6px; text-align: right; }}
-th {{ background: #f0f0f0; }}
-td.l {{ text-align: left; }}
-.ok {{ color: #1a7f37; }} .bad {{ color: #c00; font-weight: bold; }}
+        r#".ok {{ color: #1a7f37; }} .bad {{ color: #c00; font-weight: bold; }}
 .summary span {{ margin-right: 24px; white-space: nowrap; }}
 .chart svg {{ max-width: 100%; height: auto; border: 1px solid #ddd; margin: 8px 0 20px 0; }}
 p.note, ul.conv li {{ font-size: 14px; }}
