@@ -302,7 +302,8 @@ pub fn first_update(
         mean: z0,
         cov: Matrix::from_diagonal(&Vector::from(params.initial)),
     };
-    update_from(slice, opts, params, &prior, &fit.model, None)
+    let noise = noises(slice, params);
+    update_from(slice, opts, &noise, &prior, &fit.model, None)
 }
 
 /// The update of an expiry's predicted state with a new slice: gate, NIS, the
@@ -369,24 +370,24 @@ pub fn update(
         .cholesky()
         .map(|c| quad - b.dot(&c.solve(&b)))
         .map(|v| (v, kept.len()));
-    let mut out = update_from(slice, opts, params, predicted, &start, Some(&gated))?;
+    let mut out = update_from(slice, opts, &noise, predicted, &start, Some(&gated))?;
     out.nis = nis;
     out.gated = gated;
     Ok(out)
 }
 
-/// The maximum-a-posteriori fit under `prior` from `start`, leaving out `gated` points, and
+/// The maximum-a-posteriori fit under `prior` from `start` with measurement noises `noise`
+/// (one per point), leaving out `gated` points, and
 /// the posterior covariance at the solution.
 fn update_from(
     slice: &SmileSlice,
     opts: &FitOptions,
-    params: &FilterParams,
+    noise: &[f64],
     prior: &FilterState,
     start: &Svi,
     gated: Option<&[(usize, f64)]>,
 ) -> Result<Update, FitError> {
     let t = slice.t();
-    let noise = noises(slice, params);
     let mut data = Points::new(slice);
     for (i, s) in noise.iter().enumerate() {
         data.set_sqrt_weight(i, 1.0 / s);
