@@ -114,7 +114,10 @@ impl DeltaConvention {
     /// ```
     #[must_use]
     pub fn is_premium_adjusted(self) -> bool {
-        matches!(self, Self::SpotPremiumAdjusted | Self::ForwardPremiumAdjusted)
+        matches!(
+            self,
+            Self::SpotPremiumAdjusted | Self::ForwardPremiumAdjusted
+        )
     }
 
     /// Whether it is a spot delta (the `e^{−r_f τ}` factor).
@@ -171,7 +174,12 @@ pub struct FxMarket {
     r_f: f64,
 }
 
-fn check(name: &'static str, value: f64, ok: bool, constraint: &'static str) -> Result<(), DeltaError> {
+fn check(
+    name: &'static str,
+    value: f64,
+    ok: bool,
+    constraint: &'static str,
+) -> Result<(), DeltaError> {
     if ok {
         Ok(())
     } else {
@@ -188,7 +196,12 @@ fn check_vol(vol: f64) -> Result<(), DeltaError> {
 }
 
 fn check_strike(strike: f64) -> Result<(), DeltaError> {
-    check("strike", strike, strike > 0.0 && strike < f64::INFINITY, "finite, > 0")
+    check(
+        "strike",
+        strike,
+        strike > 0.0 && strike < f64::INFINITY,
+        "finite, > 0",
+    )
 }
 
 /// Bisection for `g(x) = 0` on `[lo, hi]` with `g(lo)` and `g(hi)` of opposite signs (or
@@ -231,11 +244,21 @@ impl FxMarket {
     /// # Ok::<(), volfit::risk::delta::DeltaError>(())
     /// ```
     pub fn new(spot: f64, tau: f64, r_d: f64, r_f: f64) -> Result<Self, DeltaError> {
-        check("spot", spot, spot > 0.0 && spot < f64::INFINITY, "finite, > 0")?;
+        check(
+            "spot",
+            spot,
+            spot > 0.0 && spot < f64::INFINITY,
+            "finite, > 0",
+        )?;
         check("tau", tau, tau > 0.0 && tau < f64::INFINITY, "finite, > 0")?;
         check("r_d", r_d, r_d.is_finite(), "finite")?;
         check("r_f", r_f, r_f.is_finite(), "finite")?;
-        let m = Self { spot, tau, r_d, r_f };
+        let m = Self {
+            spot,
+            tau,
+            r_d,
+            r_f,
+        };
         let f = m.forward();
         check("forward", f, f > 0.0 && f < f64::INFINITY, "finite, > 0")?;
         Ok(m)
@@ -329,7 +352,13 @@ impl FxMarket {
         Ok(self.delta_unchecked(conv, kind, strike, vol))
     }
 
-    fn delta_unchecked(&self, conv: DeltaConvention, kind: OptionKind, strike: f64, vol: f64) -> f64 {
+    fn delta_unchecked(
+        &self,
+        conv: DeltaConvention,
+        kind: OptionKind,
+        strike: f64,
+        vol: f64,
+    ) -> f64 {
         let f = self.forward();
         let phi = kind.theta();
         let s = vol * self.tau.sqrt();
@@ -476,15 +505,18 @@ impl FxMarket {
                 Ok(bisect(k_max.ln(), k_plain.ln(), g).exp())
             }
             OptionKind::Put => {
-                // |Δ_pa| ≥ |Δ| at one strike and |Δ| rises with K: the root is below the plain
-                // strike (for |Δ| < D); step down until the sign changes.
+                // Δ_pa falls (|Δ_pa| rises) with K and |Δ_pa| ≥ |Δ| at one strike: the root is
+                // below the plain strike (for |Δ| < D). g > 0 below the root, < 0 above.
                 let hi = if p < 1.0 { plain(p) } else { f * (s * s).exp() };
                 let mut hi_ln = hi.ln();
-                while g(hi_ln) < 0.0 {
+                while g(hi_ln) > 0.0 {
                     hi_ln += s.max(1e-3);
+                    if hi_ln > 700.0 {
+                        return Err(DeltaError::Unattainable { delta, min, max });
+                    }
                 }
                 let mut lo_ln = hi_ln - s.max(1e-3);
-                while g(lo_ln) > 0.0 {
+                while g(lo_ln) < 0.0 {
                     lo_ln -= (hi_ln - lo_ln).max(s);
                     if lo_ln < -700.0 {
                         return Err(DeltaError::Unattainable { delta, min, max });
@@ -611,8 +643,10 @@ impl FxMarket {
         smile: impl Fn(f64) -> f64,
     ) -> Result<SmileQuotes, DeltaError> {
         check("delta", delta, delta > 0.0 && delta < 1.0, "0 < Δ < 1")?;
-        let (k_call, vol_call) = self.strike_from_delta_on_smile(conv, OptionKind::Call, delta, &smile)?;
-        let (k_put, vol_put) = self.strike_from_delta_on_smile(conv, OptionKind::Put, -delta, &smile)?;
+        let (k_call, vol_call) =
+            self.strike_from_delta_on_smile(conv, OptionKind::Call, delta, &smile)?;
+        let (k_put, vol_put) =
+            self.strike_from_delta_on_smile(conv, OptionKind::Put, -delta, &smile)?;
         // The ATM strike depends on the ATM vol for the delta-neutral straddle: fixed point.
         let mut vol_atm = smile(self.forward());
         let mut k_atm = self.forward();
@@ -746,10 +780,7 @@ impl FxSmile {
         let lo = 1e-8;
         let hi = a.abs() + b.abs() + c.abs() + 1.0;
         if r(lo) >= 0.0 {
-            return Err(DeltaError::NoVol {
-                strike,
-                vol: q(lo),
-            });
+            return Err(DeltaError::NoVol { strike, vol: q(lo) });
         }
         Ok(bisect(lo, hi, r))
     }
@@ -799,7 +830,12 @@ impl FxMarket {
         check("delta", delta, delta > 0.0 && delta < 0.5, "0 < Δ < 0.5")?;
         check_vol(atm_vol)?;
         check("risk_reversal", rr, rr.is_finite(), "finite")?;
-        check("strangle", sq, (atm_vol + sq) > 0.0 && sq.is_finite(), "σ_ATM + σ_SQ > 0")?;
+        check(
+            "strangle",
+            sq,
+            (atm_vol + sq) > 0.0 && sq.is_finite(),
+            "σ_ATM + σ_SQ > 0",
+        )?;
         let k_atm = self.atm_strike(atm, atm_vol)?;
         let vol_ms = atm_vol + sq;
         let kc_ms = self.strike_from_delta(conv, OptionKind::Call, delta, vol_ms)?;
@@ -812,7 +848,11 @@ impl FxMarket {
             let vol_put = atm_vol - 0.5 * rr + ss;
             let k_call = self.strike_from_delta(conv, OptionKind::Call, delta, vol_call)?;
             let k_put = self.strike_from_delta(conv, OptionKind::Put, -delta, vol_put)?;
-            let x = [x_of(k_put, vol_put), x_of(k_atm, atm_vol), x_of(k_call, vol_call)];
+            let x = [
+                x_of(k_put, vol_put),
+                x_of(k_atm, atm_vol),
+                x_of(k_call, vol_call),
+            ];
             Ok(FxSmile {
                 market: *self,
                 convention: conv,
