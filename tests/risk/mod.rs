@@ -1,0 +1,3 @@
+//! `volfit::risk`.
+
+mod delta;
