@@ -36,6 +36,8 @@
 //! * [`live`] — live tracking: the [`live::Tracker`] (per-expiry state through time, the
 //!   Kalman filter of [`live::filter`], dirty refits) and the quote-update stream
 //!   ([`live::stream`]: JSON lines of Deribit `ticker` messages).
+//! * [`risk`] — greeks of positions off a surface under smile dynamics (sticky strike,
+//!   moneyness, delta), inverse-option greeks with Deribit's conventions, books.
 //! * `plot` (feature `plot`) — charts and the review page; draws only.
 //! * the `volfit` binary (feature `cli`) — a thin layer over the library.
 //!
@@ -63,6 +65,7 @@ pub mod output;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod quotes;
+pub mod risk;
 pub mod sample;
 pub mod slice;
 pub mod surface;
