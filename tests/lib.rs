@@ -14,6 +14,7 @@ mod models;
 mod output;
 mod plot;
 mod quotes;
+mod risk;
 mod slice;
 mod surface;
 

@@ -240,9 +240,7 @@ pub fn option_greeks(
     } else {
         Greeks { theta, ..b }
     };
-    let fields = [
-        g.price, g.delta, g.gamma, g.vega, g.theta, g.vanna, g.volga,
-    ];
+    let fields = [g.price, g.delta, g.gamma, g.vega, g.theta, g.vanna, g.volga];
     if let Some(bad) = fields.into_iter().find(|v| !v.is_finite()) {
         return Err(QueryError::Unrepresentable {
             what: "greek",
@@ -322,7 +320,13 @@ pub(crate) fn scale(g: &Greeks, q: f64) -> Greeks {
 /// let p = price_rolled(&Flat, OptionKind::Call, 100.0, 1.0, 0.5);
 /// assert!((p - black_price(OptionKind::Call, f, 100.0, 0.5, 0.2)).abs() < 1e-14);
 /// ```
-pub fn price_rolled(surface: &dyn VolSurface, kind: OptionKind, strike: f64, t: f64, tau: f64) -> f64 {
+pub fn price_rolled(
+    surface: &dyn VolSurface,
+    kind: OptionKind,
+    strike: f64,
+    t: f64,
+    tau: f64,
+) -> f64 {
     let f = surface.forward(t);
     let w = surface.total_variance((strike / f).ln(), tau);
     if !(w > 0.0) {
