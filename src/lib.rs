@@ -36,8 +36,10 @@
 //! * [`live`] — live tracking: the [`live::Tracker`] (per-expiry state through time, the
 //!   Kalman filter of [`live::filter`], dirty refits) and the quote-update stream
 //!   ([`live::stream`]: JSON lines of Deribit `ticker` messages).
-//! * [`risk`] — risk off the surface: FX delta space ([`risk::delta`]: delta and ATM
-//!   conventions, strikes from deltas, risk reversals and butterflies, broker-quote smiles).
+//! * [`risk`] — risk off the surface: greeks of positions under smile dynamics (sticky
+//!   strike, moneyness, delta), inverse-option greeks with Deribit's conventions, books, and
+//!   FX delta space ([`risk::delta`]: delta and ATM conventions, strikes from deltas, risk
+//!   reversals and butterflies, broker-quote smiles).
 //! * `plot` (feature `plot`) — charts and the review page; draws only.
 //! * the `volfit` binary (feature `cli`) — a thin layer over the library.
 //!

@@ -1,10 +1,18 @@
 //! Risk off the surface (issue 18): greeks of positions under smile dynamics, shocked
 //! surfaces, scenarios, P&L explain, and delta space.
 //!
+//! * [`greeks`] — price, delta, gamma, vega, theta, vanna and volga of an option read off any
+//!   [`VolSurface`](crate::VolSurface) under a chosen smile dynamics (sticky strike, sticky
+//!   moneyness, sticky delta), the bumped surfaces that define them, and inverse (coin-settled)
+//!   greeks with Deribit's conventions.
+//! * [`book`] — `BOOK.csv` (exchange instrument names or `kind, strike, expiry`, and
+//!   `quantity`), its row-by-row rejections, and book greeks with vega by expiry.
 //! * [`delta`] — FX delta space (Reiswich & Wystup 2010; Clark 2011, ch. 3): the spot /
 //!   forward, plain / premium-adjusted delta conventions and their strikes, ATM conventions,
 //!   vols at a delta off a smile or a surface, 25Δ/10Δ risk reversals and butterflies, the
 //!   smile from broker quotes (ATM, risk reversal, market strangle) and the vanna–volga
 //!   first-order smile of Castagna & Mercurio (2007).
 
+pub mod book;
 pub mod delta;
+pub mod greeks;

@@ -1,3 +1,7 @@
-//! `volfit::risk`.
+//! `volfit::risk`: delta space against the published FX smiles, greeks under every smile
+//! dynamics against full revaluation on a calibrated January surface, and Deribit's delta and
+//! vega columns.
 
 mod delta;
+mod deribit;
+mod greeks;
