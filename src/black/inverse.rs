@@ -67,8 +67,13 @@ pub fn implied_vol_coin(
     )
 }
 
-/// Premium-adjusted delta of an inverse option, `∂(V/F)/∂F·F = Δ − V/F` (the delta in coin that
-/// Deribit reports): for a call `(K/F)·Φ(d2)`, for a put `(K/F)·Φ(d2) − 1`.
+/// Premium-adjusted delta of an inverse option, `∂(V/F)/∂F·F = Δ − V/F`: the coin P&L of the
+/// coin premium per coin of forward move; for a call `(K/F)·Φ(d2)`, for a put `(K/F)·Φ(d2) − 1`.
+///
+/// Deribit's own `delta` column is *not* this number: on the shared snapshots it is the plain
+/// forward Black delta `Φ(d1)` (`Φ(d1) − 1` for puts) at the mark vol — median gap 1e-4 against the
+/// plain delta, 5e-2 to 7e-2 against this one (`tests/risk/deribit.rs`; see
+/// [`crate::risk::greeks`]).
 ///
 /// ```
 /// use volfit::black::inverse::premium_adjusted_delta;

@@ -305,7 +305,11 @@ pub(crate) fn scale(g: &Greeks, q: f64) -> Greeks {
 }
 
 /// The undiscounted price of an option on a surface at time to expiry `tau`, the forward and
-/// the log-moneyness of expiry `t` held (the revaluation behind theta): NaN where there is none.
+/// the log-moneyness of expiry `t` held (the revaluation behind theta).
+///
+/// # Errors
+/// [`QueryError::NonPositive`] for a `tau` that is not positive, [`QueryError::NoVol`] where the
+/// surface has no total variance at the rolled point.
 ///
 /// ```
 /// use volfit::risk::greeks::price_rolled;
@@ -319,8 +323,10 @@ pub(crate) fn scale(g: &Greeks, q: f64) -> Greeks {
 ///     }
 /// }
 /// let f = Flat.forward(1.0);
-/// let p = price_rolled(&Flat, OptionKind::Call, 100.0, 1.0, 0.5);
+/// let p = price_rolled(&Flat, OptionKind::Call, 100.0, 1.0, 0.5)?;
 /// assert!((p - black_price(OptionKind::Call, f, 100.0, 0.5, 0.2)).abs() < 1e-14);
+/// assert!(price_rolled(&Flat, OptionKind::Call, 100.0, 1.0, 0.0).is_err());
+/// # Ok::<(), volfit::surface::QueryError>(())
 /// ```
 pub fn price_rolled(
     surface: &dyn VolSurface,
@@ -328,13 +334,19 @@ pub fn price_rolled(
     strike: f64,
     t: f64,
     tau: f64,
-) -> f64 {
+) -> Result<f64, QueryError> {
+    if !(tau > 0.0) {
+        return Err(QueryError::NonPositive {
+            what: "time to expiry",
+            value: tau,
+        });
+    }
     let f = surface.forward(t);
     let w = surface.total_variance((strike / f).ln(), tau);
-    if !(w > 0.0) {
-        return f64::NAN;
+    if !(w > 0.0 && w.is_finite()) {
+        return Err(QueryError::NoVol { strike, t: tau, w });
     }
-    black_price(kind, f, strike, tau, (w / tau).sqrt())
+    Ok(black_price(kind, f, strike, tau, (w / tau).sqrt()))
 }
 
 /// Greeks of an inverse (coin-settled) option, from its quote-currency greeks.

@@ -61,7 +61,7 @@ fn fd_greeks(s: &dyn VolSurface, d: Dynamics, kind: OptionKind, k: f64, t: f64) 
         (v(1.0 + h, e) - v(1.0 - h, e) - v(1.0 + h, -e) + v(1.0 - h, -e)) / (4.0 * h * e * f)
     };
     // Theta: time passes, left one-sided second-order differences.
-    let p = |tau: f64| price_rolled(s, kind, k, t, tau);
+    let p = |tau: f64| price_rolled(s, kind, k, t, tau).expect("rolled price");
     let th = |h: f64| -(3.0 * p(t) - 4.0 * p(t - h) + p(t - 2.0 * h)) / (2.0 * h);
     let ht = 1e-3 * t;
     Greeks {
