@@ -18,18 +18,20 @@ use pyo3::types::PyDict;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
-use volfit::OptionKind;
 use volfit::fit::{FitOptions, Optimizer, SabrBeta, SabrOptions};
 use volfit::live::filter::COORDINATES;
 use volfit::live::{FilterKind, TrackError, TrackerOptions};
 use volfit::models::sabr::{SabrExpansion, SabrParams};
 use volfit::plot::{ChartInput, ImageFormat, render_all, write_report_html};
 use volfit::quotes::{Chain, Format, IngestReport, read_chains, read_chains_from_str};
+use volfit::risk::greeks::{Dynamics, inverse_greeks, option_greeks};
 use volfit::slice::SmileSlice;
+use volfit::surface::Num;
 use volfit::surface::{
     Extrapolation, FittedSurface, RunReport, SurfaceModel, SurfaceOptions, VolSurface,
     calibrate_surface,
 };
+use volfit::{Greeks, OptionKind};
 
 create_exception!(
     _volfit,
@@ -463,6 +465,149 @@ fn map2<'py>(
     Ok(out.into_pyarray(py))
 }
 
+/// The smile dynamics, by the names `Dynamics::name` gives (`sticky-strike`, …).
+fn dynamics(name: &str) -> PyResult<Dynamics> {
+    let n = name.trim().to_ascii_lowercase().replace('_', "-");
+    Dynamics::ALL
+        .iter()
+        .copied()
+        .find(|d| d.name() == n)
+        .ok_or_else(|| {
+            let names: Vec<&str> = Dynamics::ALL.iter().map(|d| d.name()).collect();
+            value_err(format!(
+                "unknown dynamics {name:?}: expected one of {}",
+                names.join(", ")
+            ))
+        })
+}
+
+/// The greek arrays of [`greeks_table`], by name, in order.
+const GREEK_FIELDS: [&str; 7] = ["price", "delta", "gamma", "vega", "theta", "vanna", "volga"];
+
+/// The extra arrays of inverse (coin) greeks, after [`GREEK_FIELDS`].
+const INVERSE_FIELDS: [&str; 3] = ["premium_adjusted_delta", "deribit_delta", "deribit_vega"];
+
+/// `(columns, ok mask, [(index, reason)])` of the vectorised greeks: the columns hold NaN
+/// exactly where `ok` is false, and the Python half never hands those out (it raises, or masks
+/// them).
+type GreeksTable<'py> = (
+    Bound<'py, PyDict>,
+    Bound<'py, PyArray1<bool>>,
+    Vec<(usize, String)>,
+);
+
+/// One element's answer: the USD greeks, the forward and vol they were taken at.
+type GreeksRow = Result<(Greeks, f64, f64), String>;
+
+/// Runs `row` over `n` elements with the GIL released and lays the answers out as columns:
+/// `price … volga`, `forward`, `vol`, and with `inverse` the coin greeks
+/// (`volfit::risk::greeks::inverse_greeks`) in `price … volga` with the USD value's
+/// `usd_price`, the premium-adjusted delta and Deribit's `delta`/`vega` columns.
+fn greeks_table<'py>(
+    py: Python<'py>,
+    n: usize,
+    inverse: bool,
+    row: impl Fn(usize) -> GreeksRow + Send + Sync,
+) -> PyResult<GreeksTable<'py>> {
+    let width = GREEK_FIELDS.len() + INVERSE_FIELDS.len() + 3;
+    let (cols, ok, errors) = py.detach(move || {
+        let mut cols = vec![Vec::with_capacity(n); width];
+        let mut ok = Vec::with_capacity(n);
+        let mut errors = Vec::new();
+        for i in 0..n {
+            let values: Vec<f64> = match row(i) {
+                Ok((g, f, vol)) => {
+                    ok.push(true);
+                    let usd = [g.price, g.delta, g.gamma, g.vega, g.theta, g.vanna, g.volga];
+                    let mut v = if inverse {
+                        let c = inverse_greeks(&g, f);
+                        let coin = c.coin;
+                        vec![
+                            coin.price,
+                            coin.delta,
+                            coin.gamma,
+                            coin.vega,
+                            coin.theta,
+                            coin.vanna,
+                            coin.volga,
+                            c.premium_adjusted_delta,
+                            c.deribit_delta,
+                            c.deribit_vega,
+                        ]
+                    } else {
+                        let mut v = usd.to_vec();
+                        v.extend([f64::NAN; INVERSE_FIELDS.len()]);
+                        v
+                    };
+                    v.extend([f, vol, g.price]);
+                    v
+                }
+                Err(reason) => {
+                    ok.push(false);
+                    errors.push((i, reason));
+                    vec![f64::NAN; width]
+                }
+            };
+            for (c, v) in cols.iter_mut().zip(values) {
+                c.push(v);
+            }
+        }
+        (cols, ok, errors)
+    });
+    let d = PyDict::new(py);
+    let mut names: Vec<&str> = GREEK_FIELDS.to_vec();
+    names.extend(INVERSE_FIELDS);
+    names.extend(["forward", "vol", "usd_price"]);
+    for (name, col) in names.into_iter().zip(cols) {
+        let extra = INVERSE_FIELDS.contains(&name) || name == "usd_price";
+        if inverse || !extra {
+            d.set_item(name, col.into_pyarray(py))?;
+        }
+    }
+    Ok((d, ok.into_pyarray(py), errors))
+}
+
+/// Black-76 greeks at given vols (`volfit::black_greeks`), undiscounted, per unit of vol:
+/// `(columns, ok, errors)` as `Surface.greeks`, `inverse` adding the coin greeks.
+#[pyfunction]
+#[pyo3(signature = (is_call, forward, strike, t, vol, inverse = false))]
+fn black_greeks_table<'py>(
+    py: Python<'py>,
+    is_call: PyReadonlyArray1<'py, bool>,
+    forward: PyReadonlyArray1<'py, f64>,
+    strike: PyReadonlyArray1<'py, f64>,
+    t: PyReadonlyArray1<'py, f64>,
+    vol: PyReadonlyArray1<'py, f64>,
+    inverse: bool,
+) -> PyResult<GreeksTable<'py>> {
+    guard(|| {
+        let (c, f, k, tt, v) = (
+            is_call.as_slice()?,
+            forward.as_slice()?,
+            strike.as_slice()?,
+            t.as_slice()?,
+            vol.as_slice()?,
+        );
+        same_len(c.len(), &[f.len(), k.len(), tt.len(), v.len()])?;
+        greeks_table(py, c.len(), inverse, |i| {
+            let g = volfit::black_greeks(kind(c[i]), f[i], k[i], tt[i], v[i]);
+            let fields = [g.price, g.delta, g.gamma, g.vega, g.theta, g.vanna, g.volga];
+            if fields.iter().all(|x| x.is_finite()) {
+                Ok((g, f[i], v[i]))
+            } else {
+                Err(format!(
+                    "no Black greeks at forward {}, strike {}, t {}, vol {} (forward and strike \
+                     must be finite and positive, t and vol finite and not negative)",
+                    Num(f[i]),
+                    Num(k[i]),
+                    Num(tt[i]),
+                    Num(v[i])
+                ))
+            }
+        })
+    })
+}
+
 #[pymethods]
 impl Surface {
     /// Reads a chain file and calibrates its surface.
@@ -525,6 +670,32 @@ impl Surface {
     /// Writes `surface.json`.
     fn save(&self, path: &str) -> PyResult<()> {
         guard(|| self.inner.save(path).map_err(err))
+    }
+
+    /// Price and greeks off the surface (`volfit::risk::greeks::option_greeks`) at (call
+    /// flag, strike, t) under `dynamics_name`: `(columns, ok, errors)`, the loop in Rust with
+    /// the GIL released; `inverse` adds the coin greeks (`inverse_greeks`).
+    #[pyo3(signature = (is_call, strike, t, dynamics_name = "sticky-strike", inverse = false))]
+    fn greeks<'py>(
+        &self,
+        py: Python<'py>,
+        is_call: PyReadonlyArray1<'py, bool>,
+        strike: PyReadonlyArray1<'py, f64>,
+        t: PyReadonlyArray1<'py, f64>,
+        dynamics_name: &str,
+        inverse: bool,
+    ) -> PyResult<GreeksTable<'py>> {
+        guard(|| {
+            let dyn_ = dynamics(dynamics_name)?;
+            let (c, k, tt) = (is_call.as_slice()?, strike.as_slice()?, t.as_slice()?);
+            same_len(c.len(), &[k.len(), tt.len()])?;
+            let s = &self.inner;
+            greeks_table(py, c.len(), inverse, |i| {
+                let g =
+                    option_greeks(s, kind(c[i]), k[i], tt[i], dyn_).map_err(|e| e.to_string())?;
+                Ok((g, s.forward(tt[i]), s.vol(k[i], tt[i])))
+            })
+        })
     }
 
     /// Implied vols at (strike, t) pairs.
@@ -1048,6 +1219,7 @@ fn _volfit(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add_function(wrap_pyfunction!(fit_svi_json, m)?)?;
         m.add_function(wrap_pyfunction!(fit_sabr_json, m)?)?;
         m.add_function(wrap_pyfunction!(read_chain, m)?)?;
+        m.add_function(wrap_pyfunction!(black_greeks_table, m)?)?;
         m.add_class::<Surface>()?;
         m.add_class::<Tracker>()?;
         // The lists the library declares once, for the Python side to offer and check.
@@ -1063,6 +1235,10 @@ fn _volfit(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("FORMATS", Format::names())?;
         m.add("FILTERS", names(FILTERS.iter().map(|x| x.name()).collect()))?;
         m.add("FILTER_COORDINATES", COORDINATES.to_vec())?;
+        m.add(
+            "DYNAMICS",
+            names(Dynamics::ALL.iter().map(|x| x.name()).collect()),
+        )?;
         m.add(
             "SABR_EXPANSIONS",
             names(SabrExpansion::ALL.iter().map(|x| x.name()).collect()),

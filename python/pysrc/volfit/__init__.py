@@ -26,8 +26,8 @@ from typing import Any, Iterable, Optional, Sequence, Union
 import numpy as np
 
 from . import _volfit
-from ._volfit import (FILTER_COORDINATES, FILTERS, FORMATS, MODELS, OPTIMIZERS, SABR_EXPANSIONS,
-                      InternalError, VolfitError)
+from ._volfit import (DYNAMICS, FILTER_COORDINATES, FILTERS, FORMATS, MODELS, OPTIMIZERS,
+                      SABR_EXPANSIONS, InternalError, VolfitError)
 
 __all__ = [
     "VolfitError",
@@ -41,6 +41,9 @@ __all__ = [
     "FILTER_COORDINATES",
     "implied_vol",
     "black_price",
+    "black_greeks",
+    "GREEKS",
+    "DYNAMICS",
     "sabr_vol",
     "fit_svi",
     "fit_sabr",
@@ -213,6 +216,78 @@ def black_price(kind: Any, forward: ArrayLike, strike: ArrayLike, t: ArrayLike, 
     return _out(shape, _volfit.black_price(c > 0.5, f, k, tt, v))
 
 
+GREEKS = ("price", "delta", "gamma", "vega", "theta", "vanna", "volga")
+"""The greek columns of :meth:`Surface.greeks` and :func:`black_greeks`, in order."""
+
+_GREEK_ERRORS = ("raise", "mask")
+
+
+def _where(shape: tuple[int, ...], i: int) -> str:
+    """Element ``i`` of a flattened array of ``shape``, as the caller indexes it."""
+    if shape == ():
+        return "the option"
+    idx = np.unravel_index(i, shape)
+    return f"index {int(idx[0])}" if len(shape) == 1 else f"index {tuple(int(j) for j in idx)}"
+
+
+def _greeks_out(shape: tuple[int, ...], native: Any, errors: str, what: str) -> dict:
+    """The native ``(columns, ok, errors)`` as the documented dict (see :meth:`Surface.greeks`)."""
+    cols, ok, errs = native
+    n = int(ok.size)
+    if errors == "raise":
+        if errs:
+            i, reason = errs[0]
+            more = f" ({len(errs)} of {n} elements have none)" if len(errs) > 1 else ""
+            raise VolfitValueError(f"{what}: no greeks at {_where(shape, i)}: {reason}{more}")
+        return {k: _out(shape, v) for k, v in cols.items()}
+    okr = ok.reshape(shape)
+    out: dict = {}
+    for k, v in cols.items():
+        m = np.ma.masked_array(v.reshape(shape), mask=~okr)
+        out[k] = m if shape != () else (np.ma.masked if not bool(okr) else float(v[0]))
+    out["ok"] = okr if shape != () else bool(okr)
+    out["error"] = [(tuple(int(j) for j in np.unravel_index(i, shape)) if len(shape) > 1
+                     else (int(i) if shape else ()), r) for i, r in errs]
+    return out
+
+
+def _check_errors_arg(errors: str) -> None:
+    if errors not in _GREEK_ERRORS:
+        raise VolfitValueError(f"errors must be one of {_GREEK_ERRORS}, got {errors!r}")
+
+
+def _check_dynamics(dynamics: str) -> str:
+    d = str(dynamics).strip().lower().replace("_", "-")
+    if d not in DYNAMICS:
+        raise VolfitValueError(f"unknown dynamics {dynamics!r}: expected one of {list(DYNAMICS)}")
+    return d
+
+
+def black_greeks(kind: Any, forward: ArrayLike, strike: ArrayLike, t: ArrayLike, vol: ArrayLike,
+                 inverse: bool = False, errors: str = "raise") -> dict:
+    """Black-76 price and greeks at given vols, undiscounted, per option on one unit.
+
+    Returns a dict of the columns :data:`GREEKS` (``price``, ``delta`` = ∂V/∂F, ``gamma``,
+    ``vega`` = ∂V/∂σ per unit of vol — divide by 100 for per vol point —, ``theta`` = ∂V/∂t per
+    year at fixed forward, ``vanna`` = ∂²V/∂F∂σ, ``volga`` = ∂²V/∂σ²) plus ``forward`` and
+    ``vol``. With ``inverse=True`` the greeks are those of the *coin* value ``C = V/F`` of an
+    inverse (Deribit-style, coin-settled) option, with ``usd_price`` = V,
+    ``premium_adjusted_delta`` = Δ − C, ``deribit_delta`` = Δ (Deribit's ``delta`` column) and
+    ``deribit_vega`` = ∂V/∂σ / 100 (Deribit's ``vega``: USD per vol point). The arguments
+    broadcast; ``kind`` is ``"call"``/``"put"`` (or arrays of them). ``errors`` as in
+    :meth:`Surface.greeks`.
+
+    >>> g = volfit.black_greeks("call", 100.0, 100.0, 1.0, 0.2)
+    >>> round(g["delta"], 12)
+    0.539827837277
+    """
+    _check_errors_arg(errors)
+    calls = _kinds(kind)
+    shape, (c, f, k, tt, v) = _floats(calls.astype(np.float64), forward, strike, t, vol)
+    native = _volfit.black_greeks_table(c > 0.5, f, k, tt, v, bool(inverse))
+    return _greeks_out(shape, native, errors, "black_greeks")
+
+
 def sabr_vol(strike: ArrayLike, forward: float, t: float, alpha: float, beta: float, rho: float,
              nu: float, shift: float = 0.0, expansion: str = "hagan") -> Any:
     """SABR implied vols: ``expansion`` is ``"hagan"`` (Hagan 2002 eq. 2.17a, Black vols of
@@ -319,6 +394,51 @@ class Surface:
         calls = _kinds(kind)
         shape, (c, k, tt) = _floats(calls.astype(np.float64), strike, t)
         return _out(shape, self._s.digital(c > 0.5, k, tt))
+
+    def greeks(self, kind: Any, strike: ArrayLike, t: ArrayLike, dynamics: str = "sticky-strike",
+               inverse: bool = False, errors: str = "raise") -> dict:
+        """Price and greeks of options read off the surface, undiscounted, per option.
+
+        The option (``kind`` ``"call"``/``"put"``, ``strike``, time to expiry ``t`` in years;
+        scalars or arrays, broadcast) is priced with Black-76 at the surface's forward
+        ``F(t)`` and vol ``σ(K, t)``; the greeks are derivatives of that value with the smile
+        moving as ``dynamics`` says (``volfit::risk::greeks``; Derman 1999, Bergomi 2016 ch. 2):
+
+        * ``"sticky-strike"``: the vol at each strike stays put when the forward moves, so the
+          greeks are Black's at the surface vol;
+        * ``"sticky-moneyness"``: the smile moves with the forward (σ a function of K/F), so
+          ``delta`` = Black delta + vega·∂σ/∂F with ∂σ/∂F = −(K/F)·∂σ/∂K (the skew term);
+        * ``"sticky-delta"``: for spot moves the same numbers as sticky moneyness.
+
+        Columns (a dict of numpy arrays of the broadcast shape, floats for scalar input):
+        ``price``; ``delta`` = dV/dF and ``gamma`` = d²V/dF² (per unit of *forward*; per unit of
+        spot multiply by F/S); ``vega`` and ``volga`` per unit (1.00 = 100 vol points) parallel
+        shift of the smile; ``vanna`` = d²V/dF dσ; ``theta`` = −dV/dτ per year (divide by 365.25
+        for per day) at fixed forward, the surface read at the same log-moneyness at the shorter
+        time; plus ``forward`` and ``vol``, the F(t) and σ(K, t) used. With ``inverse=True`` the
+        greek columns are those of the coin value ``C = V/F`` of an inverse (coin-settled,
+        Deribit) option, with ``usd_price``, ``premium_adjusted_delta`` (Δ − C),
+        ``deribit_delta`` (Δ, Deribit's ``delta``) and ``deribit_vega`` (USD per vol point).
+
+        Where an element has no answer (a strike or t not finite and positive, no vol there, a
+        price a double cannot hold) nothing is made up — no NaN stands in for a greek:
+
+        * ``errors="raise"`` (the default): raises :class:`VolfitValueError` (a
+          ``ValueError``) naming the first such element's index and the reason;
+        * ``errors="mask"``: every column is a ``numpy.ma.MaskedArray`` masked there
+          (``np.ma.masked`` for a scalar), with ``ok`` (boolean array, True where the greeks
+          exist) and ``error`` (a list of ``(index, reason)``) added.
+
+        The loop runs in Rust with the GIL released.
+
+        >>> g = s.greeks(["call", "put"], [60_000, 50_000], 0.25, dynamics="sticky-moneyness")  # doctest: +SKIP
+        """
+        _check_errors_arg(errors)
+        d = _check_dynamics(dynamics)
+        calls = _kinds(kind)
+        shape, (c, k, tt) = _floats(calls.astype(np.float64), strike, t)
+        native = self._s.greeks(c > 0.5, k, tt, d, bool(inverse))
+        return _greeks_out(shape, native, errors, "Surface.greeks")
 
     def forward(self, t: ArrayLike) -> Any:
         """Forward for expiry t."""
