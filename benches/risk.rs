@@ -27,6 +27,13 @@
 //! [`volfit::risk::greeks::price_rolled`] for theta (second-order backward difference in the
 //! time to expiry: the surface's `∂w/∂t` is the left derivative at an expiry):
 //! 1 + 2 (delta, gamma) + 2 (vega, volga) + 4 (vanna) + 2 (theta) = 11 prices per option.
+//! The same vol-lookup revaluation as the volsurf one, on volfit's surface with volfit's Black
+//! price (`volfit_vol_lookup_bump_reprice_x11`), separates the surfaces' query cost from the
+//! method's: it reads 3 or 5 vols per option where [`volfit::risk::greeks::Bumped`] queries the
+//! surface for each of its 11 prices.
+//!
+//! Timings on a shared machine are under load: compare within one run.
+//!
 //! The first lines printed are how far the revaluation's greeks are from the analytic ones
 //! (largest difference over the book, relative to the book's largest greek of that kind).
 //!
@@ -40,7 +47,7 @@ use std::path::Path;
 use volfit::quotes::{Format, read_chains};
 use volfit::risk::greeks::{Bumped, Dynamics, option_greeks, price_rolled};
 use volfit::surface::{FittedSurface, SurfaceOptions, VolSurface, calibrate_surface};
-use volfit::{Greeks, OptionKind, black_greeks};
+use volfit::{Greeks, OptionKind, black_greeks, black_price};
 use volsurf::smile::{SmileSection, SplineSmile};
 use volsurf::surface::{PiecewiseSurface, VolSurface as _};
 use volsurf::{OptionType, Strike, Tenor, Vol};
@@ -116,16 +123,20 @@ fn vs_kind(kind: OptionKind) -> OptionType {
     }
 }
 
-/// The same revaluation with volsurf's surface and Black price (sticky strike: the vol at the
-/// strike; sticky moneyness: the vol at `K/λ`; theta: the vol at the same `K/F` at `τ − h`
-/// with the forward of `T` held).
-fn volsurf_bumped(vs: &PiecewiseSurface, o: Opt, floats: bool) -> Option<f64> {
-    let ty = vs_kind(o.kind);
-    let f = vs.forward(Tenor(o.t)).ok()?;
-    let vol = |strike: f64, t: f64| vs.black_vol(Tenor(t), Strike(strike)).ok().map(|v| v.0);
-    let px = |fwd: f64, sigma: f64, t: f64| {
-        volsurf::implied::black_price(fwd, o.strike, Vol(sigma), t, ty).ok()
-    };
+/// The revaluation a desk writes on a library that gives vols and Black prices only: the same
+/// 11 prices as [`bumped_greeks`], with the vol read off the surface 3 times (sticky strike:
+/// at the strike, and at the same `K/F` at `τ − h`, `τ − 2h` for theta with the forward of
+/// `T` held) or 5 times (sticky moneyness: also at `K/λ` for the moved forwards), the vol
+/// shift added to the vol read. Returns the sum of the price and six greeks.
+fn lookup_bumped(
+    forward: impl Fn(f64) -> Option<f64>,
+    vol: impl Fn(f64, f64) -> Option<f64>,
+    price: impl Fn(f64, f64, f64) -> Option<f64>,
+    o: Opt,
+    floats: bool,
+) -> Option<f64> {
+    let f = forward(o.t)?;
+    let px = |fwd: f64, sigma: f64, t: f64| price(fwd, sigma, t);
     let (up, dn, df) = (1.0 + H_SPOT, 1.0 - H_SPOT, f * H_SPOT);
     let s0 = vol(o.strike, o.t)?;
     let (su, sd) = if floats {
@@ -141,7 +152,7 @@ fn volsurf_bumped(vs: &PiecewiseSurface, o: Opt, floats: bool) -> Option<f64> {
             + px(f * dn, sd - H_VOL, o.t)?;
     let dt = o.t * H_TIME;
     let rolled = |tau: f64| {
-        let k_tau = o.strike * vs.forward(Tenor(tau)).ok()? / f;
+        let k_tau = o.strike * forward(tau)? / f;
         px(f, vol(k_tau, tau)?, tau)
     };
     let (r1, r2) = (rolled(o.t - dt)?, rolled(o.t - 2.0 * dt)?);
@@ -154,6 +165,31 @@ fn volsurf_bumped(vs: &PiecewiseSurface, o: Opt, floats: bool) -> Option<f64> {
         (vs_u - 2.0 * v0 + vs_d) / (H_VOL * H_VOL),
     ];
     Some(v0 + g.iter().sum::<f64>())
+}
+
+/// [`lookup_bumped`] with volsurf's surface (`forward`, `black_vol`) and Black price.
+fn volsurf_bumped(vs: &PiecewiseSurface, o: Opt, floats: bool) -> Option<f64> {
+    let ty = vs_kind(o.kind);
+    lookup_bumped(
+        |t| vs.forward(Tenor(t)).ok(),
+        |k, t| vs.black_vol(Tenor(t), Strike(k)).ok().map(|v| v.0),
+        |fwd, sigma, t| volsurf::implied::black_price(fwd, o.strike, Vol(sigma), t, ty).ok(),
+        o,
+        floats,
+    )
+}
+
+/// [`lookup_bumped`] with volfit's surface (`forward`, `try_vol`) and Black price.
+fn volfit_lookup_bumped(s: &FittedSurface, o: Opt, floats: bool) -> Option<f64> {
+    lookup_bumped(
+        |t| Some(s.forward(t)),
+        |k, t| s.try_vol(k, t).ok(),
+        |fwd, sigma, t| {
+            Some(black_price(o.kind, fwd, o.strike, t, sigma)).filter(|p| p.is_finite())
+        },
+        o,
+        floats,
+    )
 }
 
 /// Sum of every field (what the timed loops return, so nothing is optimised away).
@@ -266,6 +302,19 @@ fn bench(c: &mut Criterion) {
         );
     }
 
+    for d in [Dynamics::StickyStrike, Dynamics::StickyMoneyness] {
+        let (a, b): (f64, f64) = book.iter().fold((0.0, 0.0), |(a, b), &o| {
+            (
+                a + volfit_lookup_bumped(&surface, o, d.floats()).unwrap_or(f64::NAN),
+                b + volsurf_bumped(&vs, o, d.floats()).unwrap_or(f64::NAN),
+            )
+        });
+        println!(
+            "{}: vol-lookup revaluation, sum over the book volfit {a:.6e}, volsurf {b:.6e}",
+            d.name()
+        );
+    }
+
     // Vols at the book's strikes, for the pricer-only comparisons.
     let vols: Vec<(Opt, f64, f64)> = book
         .iter()
@@ -292,6 +341,16 @@ fn bench(c: &mut Criterion) {
                     book.iter()
                         .filter_map(|&o| bumped_greeks(&surface, black_box(o), d))
                         .map(|g| total(&g))
+                        .sum::<f64>()
+                });
+            },
+        );
+        g.bench_function(
+            format!("volfit_vol_lookup_bump_reprice_x11/{}", d.name()),
+            |b| {
+                b.iter(|| {
+                    book.iter()
+                        .filter_map(|&o| volfit_lookup_bumped(&surface, black_box(o), d.floats()))
                         .sum::<f64>()
                 });
             },
