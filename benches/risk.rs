@@ -127,14 +127,14 @@ fn vs_kind(kind: OptionKind) -> OptionType {
 /// 11 prices as [`bumped_greeks`], with the vol read off the surface 3 times (sticky strike:
 /// at the strike, and at the same `K/F` at `τ − h`, `τ − 2h` for theta with the forward of
 /// `T` held) or 5 times (sticky moneyness: also at `K/λ` for the moved forwards), the vol
-/// shift added to the vol read. Returns the sum of the price and six greeks.
+/// shift added to the vol read. Returns price, delta, gamma, vega, theta, vanna, volga.
 fn lookup_bumped(
     forward: impl Fn(f64) -> Option<f64>,
     vol: impl Fn(f64, f64) -> Option<f64>,
     price: impl Fn(f64, f64, f64) -> Option<f64>,
     o: Opt,
     floats: bool,
-) -> Option<f64> {
+) -> Option<[f64; 7]> {
     let f = forward(o.t)?;
     let px = |fwd: f64, sigma: f64, t: f64| price(fwd, sigma, t);
     let (up, dn, df) = (1.0 + H_SPOT, 1.0 - H_SPOT, f * H_SPOT);
@@ -156,19 +156,19 @@ fn lookup_bumped(
         px(f, vol(k_tau, tau)?, tau)
     };
     let (r1, r2) = (rolled(o.t - dt)?, rolled(o.t - 2.0 * dt)?);
-    let g = [
+    Some([
+        v0,
         (vu - vd) / (2.0 * df),
         (vu - 2.0 * v0 + vd) / (df * df),
         (vs_u - vs_d) / (2.0 * H_VOL),
         -(3.0 * v0 - 4.0 * r1 + r2) / (2.0 * dt),
         cross / (4.0 * df * H_VOL),
         (vs_u - 2.0 * v0 + vs_d) / (H_VOL * H_VOL),
-    ];
-    Some(v0 + g.iter().sum::<f64>())
+    ])
 }
 
 /// [`lookup_bumped`] with volsurf's surface (`forward`, `black_vol`) and Black price.
-fn volsurf_bumped(vs: &PiecewiseSurface, o: Opt, floats: bool) -> Option<f64> {
+fn volsurf_bumped(vs: &PiecewiseSurface, o: Opt, floats: bool) -> Option<[f64; 7]> {
     let ty = vs_kind(o.kind);
     lookup_bumped(
         |t| vs.forward(Tenor(t)).ok(),
@@ -180,7 +180,7 @@ fn volsurf_bumped(vs: &PiecewiseSurface, o: Opt, floats: bool) -> Option<f64> {
 }
 
 /// [`lookup_bumped`] with volfit's surface (`forward`, `try_vol`) and Black price.
-fn volfit_lookup_bumped(s: &FittedSurface, o: Opt, floats: bool) -> Option<f64> {
+fn volfit_lookup_bumped(s: &FittedSurface, o: Opt, floats: bool) -> Option<[f64; 7]> {
     lookup_bumped(
         |t| Some(s.forward(t)),
         |k, t| s.try_vol(k, t).ok(),
@@ -302,17 +302,35 @@ fn bench(c: &mut Criterion) {
         );
     }
 
+    // The two vol-lookup revaluations: same vols at the listed strikes, so any difference is
+    // the surfaces between expiries (theta) and between strikes (sticky-moneyness bumps).
     for d in [Dynamics::StickyStrike, Dynamics::StickyMoneyness] {
-        let (a, b): (f64, f64) = book.iter().fold((0.0, 0.0), |(a, b), &o| {
-            (
-                a + volfit_lookup_bumped(&surface, o, d.floats()).unwrap_or(f64::NAN),
-                b + volsurf_bumped(&vs, o, d.floats()).unwrap_or(f64::NAN),
-            )
-        });
-        println!(
-            "{}: vol-lookup revaluation, sum over the book volfit {a:.6e}, volsurf {b:.6e}",
-            d.name()
+        let pairs: Vec<([f64; 7], [f64; 7])> = book
+            .iter()
+            .filter_map(|&o| {
+                Some((
+                    volfit_lookup_bumped(&surface, o, d.floats())?,
+                    volsurf_bumped(&vs, o, d.floats())?,
+                ))
+            })
+            .collect();
+        let mut line = format!(
+            "{} ({} options): vol-lookup revaluation volsurf vs volfit, max |diff| / max |volfit|:",
+            d.name(),
+            pairs.len()
         );
+        for (i, name) in ["price", "delta", "gamma", "vega", "theta", "vanna", "volga"]
+            .iter()
+            .enumerate()
+        {
+            let scale = pairs.iter().map(|(a, _)| a[i].abs()).fold(0.0, f64::max);
+            let worst = pairs
+                .iter()
+                .map(|(a, b)| (a[i] - b[i]).abs())
+                .fold(0.0, f64::max);
+            let _ = write!(line, " {name}={:.1e}", worst / scale);
+        }
+        println!("{line}");
     }
 
     // Vols at the book's strikes, for the pricer-only comparisons.
@@ -351,6 +369,7 @@ fn bench(c: &mut Criterion) {
                 b.iter(|| {
                     book.iter()
                         .filter_map(|&o| volfit_lookup_bumped(&surface, black_box(o), d.floats()))
+                        .map(|g| g.iter().sum::<f64>())
                         .sum::<f64>()
                 });
             },
@@ -359,6 +378,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 book.iter()
                     .filter_map(|&o| volsurf_bumped(&vs, black_box(o), d.floats()))
+                    .map(|g| g.iter().sum::<f64>())
                     .sum::<f64>()
             });
         });
