@@ -185,13 +185,6 @@ pub struct QuoteVega {
     pub vega: f64,
 }
 
-/// The fitted smile the sensitivities are of.
-#[derive(Debug, Clone, PartialEq)]
-enum Smile {
-    Svi(Svi),
-    Spline(SplineSmile),
-}
-
 /// The sensitivity of one fitted slice to its quotes' mid vols (`dθ*/dm`; see the
 /// [module docs](self)), ready to give any option's quote vegas at that expiry.
 #[derive(Debug, Clone, PartialEq)]
@@ -201,7 +194,7 @@ pub struct SliceSensitivity {
     sens: SensitivityOptions,
     expiry: Option<DateTime<Utc>>,
     quotes: Vec<(f64, OptionKind, Option<u64>)>,
-    smile: Smile,
+    smile: SliceModel,
     /// `dθ/dmᵢ` of the final stage's free parameters, `[j * nq + i]`.
     dx: Vec<f64>,
     /// Spline: `dβ/dmᵢ` of the base's free parameters, `[j * nq + i]`.
@@ -214,13 +207,12 @@ pub struct SliceSensitivity {
 fn dr_dmid(data: &Points, i: usize, objective: Objective) -> f64 {
     let sw = data.sqrt_w()[i];
     match objective {
-        Objective::Vol => -sw,
         Objective::BidAsk { mid_weight }
             if data.bid()[i].is_finite() && data.ask()[i].is_finite() =>
         {
             -sw * mid_weight
         }
-        Objective::BidAsk { .. } => -sw,
+        Objective::Vol | Objective::BidAsk { .. } => -sw,
     }
 }
 
@@ -441,7 +433,7 @@ impl SliceSensitivity {
                 let (_, st) = stage::<Svi>(&points, &ctx, svi, opts, sens)?;
                 let dx = solve_free(&st, &st.gm, nq)
                     .ok_or(QuoteVegaError::Singular { t, model: "SVI" })?;
-                (Smile::Svi(*svi), dx, Vec::new(), st.stationarity)
+                (SliceModel::Svi(*svi), dx, Vec::new(), st.stationarity)
             }
             SliceModel::Spline(sp) => {
                 let base = *sp.base();
@@ -495,7 +487,7 @@ impl SliceSensitivity {
                     .ok_or(QuoteVegaError::Singular { t, model: "spline" })?;
                 let dbase = if sens.chain_base { dbase } else { Vec::new() };
                 (
-                    Smile::Spline(sp.clone()),
+                    SliceModel::Spline(*sp),
                     dx,
                     dbase,
                     sb.stationarity.max(sc.stationarity),
@@ -554,10 +546,7 @@ impl SliceSensitivity {
     /// The fitted vol at log-moneyness `k` (`None` where `w ≤ 0` or not finite).
     #[must_use]
     pub fn vol(&self, k: f64) -> Option<f64> {
-        let w = match &self.smile {
-            Smile::Svi(s) => s.w(k),
-            Smile::Spline(s) => s.w(k),
-        };
+        let w = self.smile.w(k);
         (w > 0.0 && w.is_finite()).then(|| (w / self.t()).sqrt())
     }
 
@@ -577,13 +566,13 @@ impl SliceSensitivity {
             }
         };
         match &self.smile {
-            Smile::Svi(s) => {
+            SliceModel::Svi(s) => {
                 let ctx = Svi::context(&self.points, &()).map_err(FitError::from)?;
                 let mut grad = vec![0.0; Svi::n_free(&ctx)];
                 s.w_grad(&ctx, 0, k, &mut grad);
                 add(&mut out, &grad, &self.dx);
             }
-            Smile::Spline(s) => {
+            SliceModel::Spline(s) => {
                 let base = *s.base();
                 let ctx = SplineSmile::context(&self.points, &spline_options(&self.opts, base))
                     .map_err(FitError::from)?;
@@ -599,6 +588,7 @@ impl SliceSensitivity {
                     add(&mut out, &gb, &self.dbase);
                 }
             }
+            SliceModel::Sabr(_) => return Err(QuoteVegaError::Unsupported("SABR")),
         }
         Ok(out)
     }

@@ -94,7 +94,7 @@ fn refit(points: &Points, start: &SliceModel) -> SliceModel {
                 base: Some(b),
                 ..o.spline
             };
-            let mut m = sp.clone();
+            let mut m = *sp;
             for _ in 0..4 {
                 m = fit_points::<SplineSmile>(points, &o, &so, Some(&m), &[])
                     .expect("spline")
