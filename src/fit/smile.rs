@@ -561,3 +561,62 @@ pub fn fit_points_with_prior<M: Calibrate>(
         .collect();
     Ok((model, reports))
 }
+
+/// The weight of the penalty rows in a fit's first polish (stiffened ×100 only when that
+/// polish ends outside the model's domain; see the [module documentation](self)).
+pub const FIRST_PENALTY: f64 = PENALTY;
+
+/// The rows of the objective `½‖r‖²` a fit of model `M` minimises, and their Jacobian, at
+/// free parameters `x` — without prior or calendar-floor rows: the quote rows
+/// (`0..n_quotes`), the model's regularisation rows, and (with `opts.no_arbitrage`) its
+/// penalty rows times `penalty`, exactly as the fitter builds them. The seam for
+/// sensitivities of a fitted optimum (the implicit-function theorem on `Jᵀr = 0`:
+/// [`crate::risk::quote_vega`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectiveRows {
+    /// Quote rows (the first rows).
+    pub n_quotes: usize,
+    /// All rows.
+    pub n_rows: usize,
+    /// Residuals, `n_rows`.
+    pub residuals: Vec<f64>,
+    /// `∂rᵢ/∂xⱼ`, column-major `n_rows × x.len()`.
+    pub jacobian: Vec<f64>,
+}
+
+/// [`ObjectiveRows`] of model `M` on `data` under context `ctx` at free parameters `x`.
+///
+/// # Errors
+/// [`FitError::Solver`] if the rows cannot be evaluated (a failed callback).
+pub fn objective_rows<M: Calibrate>(
+    data: &Points,
+    ctx: &M::Context,
+    opts: &FitOptions,
+    x: &[f64],
+    penalty: f64,
+) -> Result<ObjectiveRows, FitError> {
+    let problem = SmileProblem::<M> {
+        data,
+        ctx,
+        objective: opts.objective,
+        n_reg: M::n_regular(ctx),
+        prior: None,
+        n_prior: 0,
+        n_pen: if opts.no_arbitrage {
+            M::n_penalties(ctx)
+        } else {
+            0
+        },
+        penalty,
+        floor: &[],
+    };
+    let p = ParamBuf::from_slice(x);
+    let r = problem.apply(&p).map_err(FitError::solver)?;
+    let mut jm = problem.jacobian(&p).map_err(FitError::solver)?;
+    Ok(ObjectiveRows {
+        n_quotes: data.len(),
+        n_rows: problem.rows(),
+        residuals: r.to_vec(),
+        jacobian: jm.as_col_major_mut().to_vec(),
+    })
+}

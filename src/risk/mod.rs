@@ -16,3 +16,4 @@
 pub mod book;
 pub mod delta;
 pub mod greeks;
+pub mod quote_vega;

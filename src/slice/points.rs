@@ -199,6 +199,19 @@ impl Points {
         };
     }
 
+    /// Sets point `i`'s mid vol (e.g. a bumped quote, for the finite-difference checks of
+    /// [`crate::risk::quote_vega`]); the weights, bid and ask and the group's `w_floor` stay as
+    /// they are. A non-finite value is refused (`false`, nothing changed).
+    ///
+    /// # Panics
+    /// If `i` is not a point.
+    pub fn set_mid(&mut self, i: usize, mid: f64) -> bool {
+        if mid.is_finite() {
+            self.mid[i] = mid;
+        }
+        mid.is_finite()
+    }
+
     /// `[k_min, k_max]` of the points in `range`.
     pub fn k_range(&self, range: Range<usize>) -> [f64; 2] {
         self.k[range]
