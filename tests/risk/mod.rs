@@ -2,6 +2,7 @@
 //! dynamics against full revaluation on a calibrated January surface, and Deribit's delta and
 //! vega columns.
 
+mod book;
 mod delta;
 mod deribit;
 mod greeks;
