@@ -451,15 +451,15 @@ impl BookEntry {
     /// [`BookError::NoAsOf`] if the surface has no `as_of`, [`BookError::Expired`] if the
     /// expiry is not after it; each names the line.
     pub fn position(&self, surface: &FittedSurface) -> Result<Position, BookError> {
-        if let Some(u) = self.underlying() {
-            if !u.eq_ignore_ascii_case(surface.underlying()) {
-                return Err(BookError::Underlying {
-                    line: self.line,
-                    instrument: self.instrument.clone(),
-                    book: u,
-                    surface: surface.underlying().to_string(),
-                });
-            }
+        if let Some(u) = self.underlying()
+            && !u.eq_ignore_ascii_case(surface.underlying())
+        {
+            return Err(BookError::Underlying {
+                line: self.line,
+                instrument: self.instrument.clone(),
+                book: u,
+                surface: surface.underlying().to_string(),
+            });
         }
         let Some(as_of) = surface.as_of() else {
             return Err(BookError::NoAsOf {
