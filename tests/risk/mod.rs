@@ -5,3 +5,4 @@
 mod delta;
 mod deribit;
 mod greeks;
+mod scenario;
