@@ -6,3 +6,4 @@ mod book;
 mod delta;
 mod deribit;
 mod greeks;
+mod scenario;
