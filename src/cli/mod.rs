@@ -602,6 +602,8 @@ fn parse_dynamics(raw: &str) -> Result<volfit::risk::greeks::Dynamics, String> {
         .into_iter()
         .find(|d| d.name() == raw.trim())
         .ok_or_else(|| {
-            format!("unknown dynamics {raw:?}: expected sticky-strike, sticky-moneyness or sticky-delta")
+            format!(
+                "unknown dynamics {raw:?}: expected sticky-strike, sticky-moneyness or sticky-delta"
+            )
         })
 }

@@ -68,8 +68,23 @@ pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
         Some(s) if Path::new(s).is_file() => ScenarioSpec::from_file(Path::new(s))?,
         Some(s) => ScenarioSpec::parse(s).context("--scenarios")?,
     };
-    let positions = book.positions(&surface).with_context(|| book_name.clone())?;
-    let report = scenario::run(&surface, &positions, a.dynamics, &spec)?;
+    let positions = book
+        .positions(&surface)
+        .with_context(|| book_name.clone())?;
+    let report = scenario::run(&surface, &positions, a.dynamics, &spec).map_err(|e| {
+        let at = match &e {
+            scenario::ScenarioError::NoPrice { position, .. } => book
+                .entries
+                .get(*position)
+                .map(|p| format!("{book_name}: line {} ({})", p.line, p.instrument)),
+            _ => None,
+        };
+        let e = anyhow::Error::from(e);
+        match at {
+            Some(at) => e.context(at),
+            None => e,
+        }
+    })?;
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
     let file = RiskFile {

@@ -42,6 +42,7 @@
 
 use crate::black::{Greeks, OptionKind};
 use crate::quotes::deribit::parse_instrument;
+use crate::quotes::util::CsvLines;
 use crate::risk::greeks::{Dynamics, Position, inverse_greeks, option_greeks, scale};
 use crate::surface::{FittedSurface, QueryError, VolSurface};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -250,12 +251,14 @@ pub fn read_book_from_bytes(
     }
     let mut book = Book::default();
     let mut rejected = Vec::new();
+    // Lines as editors count them (a lone `\r` ends one too; csv counts `\n` only).
+    let mut lines = CsvLines::new(bytes);
     loop {
-        let line = rdr.position().line();
+        let before = rdr.position().byte();
         match rdr.read_byte_record(&mut rec) {
             Ok(false) => break,
             Ok(true) => {
-                let line = rec.position().map_or(line, csv::Position::line);
+                let line = lines.at(rec.position().map_or(before, csv::Position::byte));
                 if rec.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
                     continue;
                 }
@@ -270,7 +273,7 @@ pub fn read_book_from_bytes(
                 }
             }
             Err(e) => {
-                let line = e.position().map_or(line, csv::Position::line);
+                let line = lines.at(e.position().map_or(before, csv::Position::byte));
                 rejected.push(RejectedBookRow {
                     file: name.to_string(),
                     line,

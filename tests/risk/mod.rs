@@ -2,8 +2,8 @@
 //! dynamics against full revaluation on a calibrated January surface, and Deribit's delta and
 //! vega columns.
 
-mod book;
+pub mod book;
 mod delta;
 mod deribit;
-mod greeks;
+pub mod greeks;
 mod scenario;
