@@ -92,7 +92,8 @@ fn heatmap(g: &ScenarioGrid<'_>) -> String {
         return "<p>No scenario grid.</p>".into();
     }
     let (cw, ch, left, top) = (84.0, 34.0, 110.0, 40.0);
-    let w = left + cw * ns as f64 + 20.0;
+    // Wide enough for the title and the axis name however few the spot shifts.
+    let w = (left + cw * ns as f64 + 20.0).max(720.0);
     let h = top + ch * nv as f64 + 60.0;
     let max = g
         .pnl
@@ -150,7 +151,7 @@ fn heatmap(g: &ScenarioGrid<'_>) -> String {
     let _ = write!(
         s,
         r#"<text x="{x:.0}" y="{y:.0}" text-anchor="middle">spot shift (relative; every forward moves by the same factor)</text></svg>"#,
-        x = left + cw * ns as f64 / 2.0,
+        x = (left + cw * ns as f64 / 2.0).max(w / 2.0),
         y = yb + 42.0
     );
     s
