@@ -126,6 +126,7 @@ pub enum ScenarioError {
 }
 
 /// Relative spot shifts (`-0.1` = spot −10%) × absolute vol shifts (`0.01` = +1 vol point).
+#[allow(clippy::struct_field_names)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GridSpec {
     /// Relative spot shifts, each `> −1`.
@@ -146,6 +147,7 @@ impl Default for GridSpec {
 
 /// `lo, lo + step, …` up to `hi` (inclusive to rounding), each rounded to 12 decimals so that
 /// `0` is exactly `0`.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 fn steps(lo: f64, hi: f64, step: f64) -> Vec<f64> {
     let n = ((hi - lo) / step + 1e-9).floor() as usize;
     (0..=n)
@@ -257,8 +259,8 @@ impl Shock {
         if let Some(r) = &self.replay {
             let to = vol_partials(&r.to.variance_derivatives(k, t), t)?;
             let from = vol_partials(&r.from.variance_derivatives(k, t), t)?;
-            for i in 0..4 {
-                a[i] += to[i] - from[i];
+            for ((x, t1), f1) in a.iter_mut().zip(to).zip(from) {
+                *x += t1 - f1;
             }
         }
         Some(a)
@@ -307,6 +309,22 @@ pub struct Shocked<'a> {
     pub dynamics: Dynamics,
 }
 
+impl Shocked<'_> {
+    /// The base surface's `k` of the shocked surface's `k`: the same (floating dynamics) or
+    /// that of the same strike (sticky strike); `None` for a spot move `≤ −100%`.
+    fn base_k(&self, k: f64) -> Option<f64> {
+        let lam = 1.0 + self.shock.spot;
+        if !(lam > 0.0) {
+            return None;
+        }
+        Some(if self.dynamics.floats() {
+            k
+        } else {
+            k + lam.ln()
+        })
+    }
+}
+
 impl VolSurface for Shocked<'_> {
     fn forward_impl(&self, t: f64) -> f64 {
         (1.0 + self.shock.spot) * self.base.forward_impl(t)
@@ -316,15 +334,37 @@ impl VolSurface for Shocked<'_> {
         self.base.discount_impl(t)
     }
 
-    fn variance_derivatives_impl(&self, k: f64, t: f64) -> VarianceDerivatives {
-        let lam = 1.0 + self.shock.spot;
-        if !(lam > 0.0) {
-            return VarianceDerivatives::NAN;
+    fn vol_impl(&self, strike: f64, t: f64) -> f64 {
+        if self.shock.vol_is_zero() {
+            let lam = 1.0 + self.shock.spot;
+            if !(lam > 0.0) {
+                return f64::NAN;
+            }
+            let at = if self.dynamics.floats() {
+                strike / lam
+            } else {
+                strike
+            };
+            return self.base.vol(at, t);
         }
-        let kb = if self.dynamics.floats() {
-            k
-        } else {
-            k + lam.ln()
+        let k = (strike / self.forward_impl(t)).ln();
+        let w = self.variance_derivatives_impl(k, t).w;
+        if w >= 0.0 { (w / t).sqrt() } else { f64::NAN }
+    }
+
+    fn total_variance_impl(&self, k: f64, t: f64) -> f64 {
+        if self.shock.vol_is_zero() {
+            return match self.base_k(k) {
+                Some(kb) => self.base.total_variance(kb, t),
+                None => f64::NAN,
+            };
+        }
+        self.variance_derivatives_impl(k, t).w
+    }
+
+    fn variance_derivatives_impl(&self, k: f64, t: f64) -> VarianceDerivatives {
+        let Some(kb) = self.base_k(k) else {
+            return VarianceDerivatives::NAN;
         };
         let d = self.base.variance_derivatives(kb, t);
         if self.shock.vol_is_zero() {
@@ -448,14 +488,13 @@ fn check_axis(source: &str, field: &str, values: &[f64]) -> Result<(), ScenarioE
     if let Some(v) = values.iter().find(|v| !v.is_finite()) {
         return Err(spec_err(source, field, format!("{v} is not finite")));
     }
-    if field.ends_with("spot") {
-        if let Some(v) = values.iter().find(|v| **v <= -1.0) {
-            return Err(spec_err(
-                source,
-                field,
-                format!("spot shift {v} ≤ −1 (−100%)"),
-            ));
-        }
+    let too_low = values.iter().find(|v| **v <= -1.0);
+    if let (true, Some(v)) = (field.ends_with("spot"), too_low) {
+        return Err(spec_err(
+            source,
+            field,
+            format!("spot shift {v} ≤ −1 (−100%)"),
+        ));
     }
     Ok(())
 }
@@ -1180,7 +1219,10 @@ impl History {
                 vol: b.atm - a.atm,
                 tilt,
                 twist,
-                pivot: self.options.tenor_days / DAYS_PER_YEAR,
+                pivot: crate::surface::metrics::tenor_years(
+                    a.surface.day_count(),
+                    self.options.tenor_days,
+                ),
                 replay: None,
             },
             roll_days: 0.0,
@@ -1215,13 +1257,13 @@ impl History {
 /// Calibrates one snapshot file.
 fn snapshot(path: &Path, underlying: &str, o: &HistoryOptions) -> Result<Snapshot, String> {
     let (chain, _) =
-        read_chain_for(path, Format::Deribit, underlying).map_err(|e| e.to_string())?;
+        read_chain_for(path, Format::Deribit, underlying).map_err(|e| ToString::to_string(&e))?;
     let opts = SurfaceOptions {
         model: o.model,
         ..SurfaceOptions::default()
     };
     let surface = calibrate_surface(&chain, &opts)
-        .map_err(|e| e.to_string())?
+        .map_err(|e| ToString::to_string(&e))?
         .0;
     let as_of = surface
         .as_of()
@@ -1230,11 +1272,11 @@ fn snapshot(path: &Path, underlying: &str, o: &HistoryOptions) -> Result<Snapsho
     if !(spot > 0.0 && spot.is_finite()) {
         return Err("no spot".into());
     }
-    let tm = metrics_at_tenor(&surface, o.tenor_days).map_err(|e| e.to_string())?;
+    let tm = metrics_at_tenor(&surface, o.tenor_days).map_err(|e| ToString::to_string(&e))?;
     let atm_at = |days: f64| {
         metrics_at_tenor(&surface, days)
             .map(|m| m.atm_vol)
-            .map_err(|e| e.to_string())
+            .map_err(|e| ToString::to_string(&e))
     };
     let atm_twist = [atm_at(o.twist_days[0])?, atm_at(o.twist_days[1])?];
     // z = k/√t of the 25Δ strikes from their vols: d₁ = −k/(σ√t) + σ√t/2 = Φ⁻¹(Δ).

@@ -47,7 +47,16 @@ fn grid_matches_black_at_the_shifted_vol() {
                 p.quantity * black_price(p.kind, f, p.strike, p.t, s.vol(p.strike, p.t))
             })
             .sum();
-        assert!((r.grid.base_value - base).abs() < 1e-9 * base.abs());
+        // Scale of the errors: the gross premium of the book.
+        let gross: f64 = positions
+            .iter()
+            .map(|p| p.quantity.abs() * s.price(p.kind, p.strike, p.t))
+            .sum();
+        assert!(
+            (r.grid.base_value - base).abs() < 1e-12 * gross,
+            "base {} vs {base}",
+            r.grid.base_value
+        );
         let mut worst: f64 = 0.0;
         for (i, &ds) in spec.grid.spot_shifts.iter().enumerate() {
             for (j, &dv) in spec.grid.vol_shifts.iter().enumerate() {
@@ -67,7 +76,7 @@ fn grid_matches_black_at_the_shifted_vol() {
                         p.quantity * black_price(p.kind, f, p.strike, p.t, vol)
                     })
                     .sum();
-                let err = (r.grid.pnl[i][j] - (value - base)).abs() / base.abs();
+                let err = (r.grid.pnl[i][j] - (value - base)).abs() / gross;
                 worst = worst.max(err);
             }
         }
@@ -77,8 +86,11 @@ fn grid_matches_black_at_the_shifted_vol() {
         );
         // A sticky-strike spot move leaves the ATM straddle's vol alone but the book's value
         // still moves: the grid is not flat.
-        assert!(r.grid.pnl[0][1].abs() > 1.0);
-        assert_eq!(r.grid.pnl[2][1], 0.0, "zero shift, zero P&L");
+        assert!(r.grid.pnl[0][1].abs() > 1e-3 * gross, "{:?}", r.grid.pnl);
+        assert!(
+            r.grid.pnl[2][1].abs() < 1e-12 * gross,
+            "zero shift, zero P&L"
+        );
     }
 }
 
@@ -174,6 +186,9 @@ fn zero_shock_is_the_base_surface_exactly() {
             assert_eq!(z.forward(t), s.forward(t));
             for k in [-1.0, -0.2, 0.0, 0.1, 0.7] {
                 assert_eq!(z.variance_derivatives(k, t), s.variance_derivatives(k, t));
+                assert_eq!(z.total_variance(k, t), s.total_variance(k, t));
+                let strike = s.forward(t) * f64::exp(k);
+                assert_eq!(z.vol(strike, t), s.vol(strike, t));
             }
         }
     }
@@ -183,12 +198,13 @@ fn zero_shock_is_the_base_surface_exactly() {
 fn fd(s: &dyn VolSurface, k: f64, t: f64) -> [f64; 3] {
     let w = |k: f64, t: f64| s.total_variance(k, t);
     let rich = |g: &dyn Fn(f64) -> f64, h: f64| (4.0 * g(h / 2.0) - g(h)) / 3.0;
-    let h = 1e-3;
+    // Steps on the smile's own scale, the total vol √w.
+    let h = 0.05 * s.total_variance(k, t).sqrt();
     let wk = |h: f64| (w(k + h, t) - w(k - h, t)) / (2.0 * h);
     let wkk = |h: f64| (w(k + h, t) - 2.0 * w(k, t) + w(k - h, t)) / (h * h);
     let ht = 1e-4 * t;
     let wt = |h: f64| (w(k, t + h) - w(k, t - h)) / (2.0 * h);
-    [rich(&wk, h), rich(&wkk, 1e-2), rich(&wt, ht)]
+    [rich(&wk, h), rich(&wkk, 2.0 * h), rich(&wt, ht)]
 }
 
 #[test]
@@ -242,7 +258,7 @@ fn shocked_derivatives_match_finite_differences() {
                         ("w_kk", d.w_kk, wkk, w),
                         ("w_t", d.w_t, wt, w / t),
                     ] {
-                        let err = (a - b).abs() / scale;
+                        let err = (a - b).abs() / b.abs().max(scale);
                         assert!(
                             err < 1e-5,
                             "{shock:?} {dynamics:?} k={k} t={t}: {name} {a} vs {b}"
@@ -278,7 +294,7 @@ fn big_negative_tilt_is_reported_as_arbitrage_and_a_mild_shock_is_not() {
     let spec = ScenarioSpec {
         grid: GridSpec {
             spot_shifts: vec![0.0],
-            vol_shifts: vec![0.0],
+            vol_shifts: vec![0.0, 0.02],
         },
         scenarios: vec![
             named("zero", Shock::default()),
@@ -302,12 +318,19 @@ fn big_negative_tilt_is_reported_as_arbitrage_and_a_mild_shock_is_not() {
     let base = s.plane_scan();
     let base_failing: usize = base.by_region.iter().sum();
     let zero = &r.named[0];
-    assert_eq!(zero.pnl, 0.0);
+    assert!(zero.pnl.abs() < 1e-12 * zero.value.abs(), "{}", zero.pnl);
     assert_eq!(zero.failing_points, base_failing);
     assert_eq!(zero.base_failing_points, base_failing);
     assert_eq!(zero.points, base.points);
     let up = &r.named[1];
-    assert!(up.pnl > 0.0, "long vega book gains from +2 points");
+    // A parallel shock is the grid's vol shift (Bumped), by another road.
+    let bumped = r.grid.pnl[0][1];
+    assert!(
+        (up.pnl - bumped).abs() < 1e-10 * bumped.abs(),
+        "{} vs {bumped}",
+        up.pnl
+    );
+    assert!(bumped.abs() > 0.0);
     let big = &r.named[2];
     assert!(!big.arbitrage_free);
     assert!(big.failing_points > base_failing + 100, "{big:?}");
@@ -371,4 +394,114 @@ fn time_roll_follows_the_theta_convention() {
     let r = run(s, &short, Dynamics::StickyStrike, &spec).unwrap();
     let intrinsic = 0.1 * s.forward(0.01);
     assert!((r.named[0].value - intrinsic).abs() < 1e-9 * intrinsic);
+}
+
+/// Two consecutive January snapshots, SVI per expiry.
+fn pair() -> (
+    std::sync::Arc<volfit::surface::FittedSurface>,
+    std::sync::Arc<volfit::surface::FittedSurface>,
+) {
+    let fit = |name: &str| {
+        let path = crate::common::shared_data(&format!("deribit_series/2026-01/{name}"));
+        let (chain, _) =
+            volfit::quotes::read_chain_for(&path, volfit::quotes::Format::Deribit, "BTC").unwrap();
+        let opts = volfit::surface::SurfaceOptions {
+            model: volfit::surface::SurfaceModel::Svi,
+            ..volfit::surface::SurfaceOptions::default()
+        };
+        std::sync::Arc::new(volfit::calibrate_surface(&chain, &opts).unwrap().0)
+    };
+    (
+        fit("deribit_options_snapshot_20260101T091835Z.csv"),
+        fit("deribit_options_snapshot_20260101T211918Z.csv"),
+    )
+}
+
+#[test]
+fn replay_on_the_earlier_surface_reproduces_the_later_one() {
+    let (a, b) = pair();
+    let spot = |s: &volfit::surface::FittedSurface| s.spot().unwrap_or_else(|| s.forward(0.0));
+    let shock = Shock {
+        spot: spot(&b) / spot(&a) - 1.0,
+        replay: Some(volfit::risk::scenario::Replay {
+            from: a.clone(),
+            to: b.clone(),
+            label: "test".into(),
+        }),
+        ..Shock::default()
+    };
+    let z = Shocked {
+        base: &*a,
+        shock: &shock,
+        dynamics: Dynamics::StickyMoneyness,
+    };
+    let (mut worst_k, mut worst_strike, mut moved): (f64, f64, f64) = (0.0, 0.0, 0.0);
+    let mut n = 0;
+    for slice in b.slices() {
+        let [lo, hi] = slice.quoted_k.expect("quoted range");
+        for i in 0..=10 {
+            let k = lo + (hi - lo) * f64::from(i) / 10.0;
+            let t = slice.t;
+            let want = (b.total_variance(k, t) / t).sqrt();
+            let got = (z.total_variance(k, t) / t).sqrt();
+            worst_k = worst_k.max((got - want).abs());
+            moved = moved.max(((a.total_variance(k, t) / t).sqrt() - want).abs());
+            // At the later surface's strike: differs only by the change of carry.
+            let strike = b.forward(t) * k.exp();
+            worst_strike = worst_strike.max((z.vol(strike, t) - b.vol(strike, t)).abs());
+            n += 1;
+        }
+    }
+    eprintln!(
+        "replay: {n} points, |Δσ| at fixed k {worst_k:e}, at fixed strike {worst_strike:e}; \
+         the two surfaces differ by up to {moved:e}"
+    );
+    assert!(n > 50);
+    assert!(moved > 1e-3, "the snapshots differ");
+    assert!(worst_k < 1e-12, "{worst_k}");
+    assert!(worst_strike < 0.1 * moved, "{worst_strike}");
+}
+
+#[test]
+fn parametric_summary_moves_the_tenor_atm_by_the_observed_change() {
+    use volfit::surface::metrics::{metrics_at, metrics_at_tenor};
+    let (a, b) = pair();
+    let (ma, mb) = (
+        metrics_at_tenor(&a, 30.0).unwrap(),
+        metrics_at_tenor(&b, 30.0).unwrap(),
+    );
+    let d_atm = mb.atm_vol - ma.atm_vol;
+    let d_rr = mb.rr25.unwrap() - ma.rr25.unwrap();
+    // Tilt from the RR change at a's 25Δ z = k/√t (as History::parametric).
+    let z = |sigma: f64, delta: f64| {
+        let sq = sigma * ma.t.sqrt();
+        sq * (sq / 2.0 - volfit::black::special::inverse_norm_cdf(delta)) / ma.t.sqrt()
+    };
+    let tilt = d_rr / (z(ma.call25.unwrap(), 0.25).tanh() - z(ma.put25.unwrap(), 0.75).tanh());
+    let shock = Shock {
+        vol: d_atm,
+        tilt,
+        twist: 0.01,
+        pivot: ma.t,
+        ..Shock::default()
+    };
+    let s = Shocked {
+        base: &*a,
+        shock: &shock,
+        dynamics: Dynamics::StickyMoneyness,
+    };
+    let m = metrics_at(&s, ma.t).unwrap();
+    assert!(
+        (m.atm_vol - mb.atm_vol).abs() < 1e-12,
+        "{} vs {}",
+        m.atm_vol,
+        mb.atm_vol
+    );
+    let rr = m.rr25.unwrap();
+    eprintln!(
+        "parametric: ΔATM {d_atm:+.4}, ΔRR {d_rr:+.4} → tilt {tilt:+.4}; RR {:.4} → {rr:.4} (target {:.4})",
+        ma.rr25.unwrap(),
+        mb.rr25.unwrap()
+    );
+    assert!((rr - mb.rr25.unwrap()).abs() < 0.2 * d_rr.abs().max(1e-3));
 }
