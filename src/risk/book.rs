@@ -29,7 +29,7 @@
 //! surface's, is an error naming the line — never a silent zero.
 //!
 //! **Book risk** ([`book_risk`]): per position, quantity × the
-//! [`option_greeks`](crate::risk::greeks::option_greeks) numbers, in the surface's quote
+//! [`option_greeks`] numbers, in the surface's quote
 //! currency, undiscounted: `price` (quote currency), `delta = ∂V/∂F(T)` (quote currency per
 //! unit of the expiry's forward), `gamma = ∂²V/∂F²`, `vega` per 1.00 of vol (100 vol points),
 //! `theta` per year (divide by 365.25 for a calendar day), `vanna = ∂²V/∂F∂σ`,

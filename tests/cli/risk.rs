@@ -7,6 +7,7 @@ use crate::common::rel;
 use crate::risk::book::{chain_rows, qty};
 use crate::risk::greeks::january_surface;
 use serde_json::Value;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use volfit::black::black_price;
 use volfit::risk::greeks::{Dynamics, option_greeks};
@@ -39,7 +40,7 @@ fn risk_json_matches_the_library_and_black() {
     let mut live = Vec::new();
     for (i, r) in chain_rows(17).iter().enumerate() {
         if r.expiry > as_of {
-            book += &format!("{},{}\n", r.name, qty(i));
+            let _ = writeln!(book, "{},{}", r.name, qty(i));
             live.push((r.kind, r.strike, r.expiry, qty(i), r.name.clone()));
         }
     }

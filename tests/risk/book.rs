@@ -5,6 +5,7 @@
 use super::greeks::january_surface;
 use crate::common::{rel, shared_data};
 use chrono::{DateTime, Utc};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use volfit::OptionKind;
 use volfit::black::black_price;
@@ -66,7 +67,7 @@ fn instrument_names_round_trip() {
     assert!(rows.len() > 40, "{} rows", rows.len());
     let mut text = String::from("Instrument,QUANTITY\n");
     for (i, r) in rows.iter().enumerate() {
-        text += &format!("{},{}\n", r.name, qty(i));
+        let _ = writeln!(text, "{},{}", r.name, qty(i));
     }
     let path = tmp("names.csv");
     std::fs::write(&path, &text).unwrap();
@@ -92,7 +93,7 @@ fn kind_strike_expiry_rows_read_as_the_names() {
     let by_name = {
         let mut t = String::from("instrument,quantity\n");
         for (i, r) in rows.iter().enumerate() {
-            t += &format!("{},{}\n", r.name, qty(i));
+            let _ = writeln!(t, "{},{}", r.name, qty(i));
         }
         read_book_from_bytes("names", t.as_bytes()).unwrap().0
     };
@@ -110,7 +111,7 @@ fn kind_strike_expiry_rows_read_as_the_names() {
             };
             let k = if i % 2 == 0 { "C" } else { "call" };
             let k = if r.kind == OptionKind::Put { "put" } else { k };
-            t += &format!("{k},{},{e},{}\n", r.strike, qty(i));
+            let _ = writeln!(t, "{k},{},{e},{}", r.strike, qty(i));
         }
         let (book, rejected) = read_book_from_bytes("ks", t.as_bytes()).unwrap();
         assert!(rejected.is_empty(), "form {form}: {rejected:?}");
@@ -238,7 +239,7 @@ pub fn live_book(step: usize) -> Book {
     let mut t = String::from("instrument,quantity\n");
     for (i, r) in chain_rows(step).iter().enumerate() {
         if r.expiry > s.as_of().unwrap() {
-            t += &format!("{},{}\n", r.name, qty(i));
+            let _ = writeln!(t, "{},{}", r.name, qty(i));
         }
     }
     read_book_from_bytes("live", t.as_bytes()).unwrap().0
