@@ -3,6 +3,7 @@ mod calibrate;
 mod diff;
 mod iv;
 mod options;
+mod risk;
 mod track;
 
 use std::io::Write;

@@ -2,7 +2,9 @@
 //! dynamics against full revaluation on a calibrated January surface, and Deribit's delta and
 //! vega columns.
 
+pub mod book;
 mod delta;
 mod deribit;
-mod greeks;
+pub mod greeks;
 mod quote_vega;
+mod scenario;
