@@ -193,7 +193,7 @@ impl fmt::Debug for Replay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Replay")
             .field("label", &self.label)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -1068,7 +1068,9 @@ impl History {
         for entry in std::fs::read_dir(dir).map_err(io)? {
             let p = entry.map_err(io)?.path();
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if name.starts_with("deribit_options_snapshot_") && name.ends_with(".csv") {
+            if name.starts_with("deribit_options_snapshot_")
+                && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+            {
                 files.push(p);
             }
         }
