@@ -3,6 +3,7 @@
 mod calibrate;
 mod diff;
 mod iv;
+mod risk;
 mod track;
 
 use anyhow::Context;
@@ -178,6 +179,50 @@ enum Command {
         #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
         interval: f64,
     },
+    /// Greeks and scenario P&L of a book of options on a stored surface.
+    ///
+    /// BOOK.csv has a header and one position per row: `instrument` (an exchange name,
+    /// e.g. BTC-27MAR26-100000-C) or `kind, strike, expiry`, and `quantity` (negative:
+    /// short). Header names ignore case. Expiry: RFC 3339, YYYY-MM-DD or 27MAR26; a date
+    /// alone means 08:00 UTC (Deribit's expiry time). A bad row is reported (file, line,
+    /// field, reason) and skipped; a position expired at the surface's as_of, or on another
+    /// underlying, is an error naming its line.
+    ///
+    /// Writes, under --out:
+    ///
+    ///   risk.json   {positions: [{instrument, quantity, price, delta, gamma, vega, theta,
+    ///               vanna, volga, ...}], totals, vega_by_expiry, scenarios: {spot_shifts,
+    ///               vol_shifts, pnl, base_value, named}, rejected}; BTC/ETH (inverse)
+    ///               surfaces also get each position's `coin` greeks and `coin_totals`
+    ///   risk.html   the scenario heatmap (spot x vol P&L), greeks by expiry, positions
+    ///
+    /// Units: quote currency, undiscounted; delta per unit of the expiry's forward, vega per
+    /// 1.00 of vol (100 vol points), theta per year.
+    ///
+    /// Exit codes: 0 written; 2 bad usage, an unreadable surface, book or scenario spec, a
+    /// book without positions, or a position the surface cannot price.
+    ///
+    /// Example:
+    ///
+    ///   volfit risk out/surface.json --book book.csv --dynamics sticky-moneyness --out risk
+    #[command(verbatim_doc_comment)]
+    Risk {
+        /// surface.json written by `volfit calibrate`.
+        surface: PathBuf,
+        /// The book: BOOK.csv.
+        #[arg(long)]
+        book: PathBuf,
+        /// How the smile moves with spot: sticky-strike, sticky-moneyness or sticky-delta.
+        #[arg(long, value_parser = parse_dynamics, default_value = "sticky-strike")]
+        dynamics: volfit::risk::greeks::Dynamics,
+        /// Scenarios: a spec file if the path exists, otherwise an inline spec (default:
+        /// the default spot x vol grid).
+        #[arg(long, value_name = "SPEC")]
+        scenarios: Option<String>,
+        /// Output directory.
+        #[arg(long, default_value = "volfit-risk")]
+        out: PathBuf,
+    },
     /// Implied vol (and price) from a stored surface.
     ///
     /// The first line of stdout is the vol alone (decimal, e.g. 0.4821); with --kind the
@@ -290,6 +335,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Iv { input, parallel } => iv::run(&input, parallel),
         Command::Diff { a, b, json } => diff::run(&a, &b, json),
+        Command::Risk {
+            surface,
+            book,
+            dynamics,
+            scenarios,
+            out,
+        } => risk::run(&risk::Args {
+            surface,
+            book,
+            dynamics,
+            scenarios,
+            out,
+        }),
         Command::Calibrate {
             input,
             format,
@@ -535,5 +593,15 @@ fn parse_expiry(raw: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
         .map(|d| d.and_utc())
         .ok_or_else(|| {
             anyhow::anyhow!("--expiry {raw:?} is not an RFC 3339 time or a YYYY-MM-DD date")
+        })
+}
+
+/// `--dynamics`: one of [`volfit::risk::greeks::Dynamics::name`].
+fn parse_dynamics(raw: &str) -> Result<volfit::risk::greeks::Dynamics, String> {
+    volfit::risk::greeks::Dynamics::ALL
+        .into_iter()
+        .find(|d| d.name() == raw.trim())
+        .ok_or_else(|| {
+            format!("unknown dynamics {raw:?}: expected sticky-strike, sticky-moneyness or sticky-delta")
         })
 }

@@ -11,7 +11,8 @@
 //! * `density` — the risk-neutral density of `ln(F_T/F)` per expiry, negative parts marked;
 //! * `heatmap_iv`, `heatmap_local_vol` — implied and local vol over `(k, T)`.
 //!
-//! [`write_track_page`] writes `track.html`, the page of a tracked series (`volfit track`).
+//! [`write_track_page`] writes `track.html`, the page of a tracked series (`volfit track`);
+//! [`write_risk_page`] writes `risk.html`, the page of a book's risk (`volfit risk`).
 //!
 //! Each chart is rendered in memory and written with [`crate::output::write_atomic`], so a
 //! reader (a browser refreshing `report.html`) never sees a half-written image.
@@ -27,6 +28,7 @@
 mod density;
 mod heatmap;
 mod html;
+mod risk;
 mod skew;
 mod style;
 mod term;
@@ -34,6 +36,7 @@ mod track;
 mod variance;
 
 pub use html::{IndexEntry, write_index_page, write_report_html, write_review_page};
+pub use risk::{RiskPage, ScenarioGrid, write_risk_page};
 pub use style::{register_fonts, viridis};
 pub use track::{TABLE_ROWS, TrackPage, TrackSummary, TrackUpdate, write_track_page};
 

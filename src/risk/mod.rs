@@ -14,8 +14,12 @@
 //!   vols at a delta off a smile or a surface, 25Δ/10Δ risk reversals and butterflies, the
 //!   smile from broker quotes (ATM, risk reversal, market strangle) and the vanna–volga
 //!   first-order smile of Castagna & Mercurio (2007).
+//! * [`scenario`] — the spot × vol P&L grid by full revaluation, shocked surfaces (spot move,
+//!   parallel shift, skew tilt, term twist, replay of an observed change) that are themselves
+//!   surfaces, named scenarios with a time roll and an arbitrage verdict, historical stresses.
 
 pub mod book;
 pub mod delta;
 pub mod explain;
 pub mod greeks;
+pub mod scenario;

@@ -1,5 +1,6 @@
 //! Mutation fuzzing of the real chains: every reader, the quote-update stream (ticker JSON
-//! lines replayed from a real snapshot), and `surface.json` loading, fed
+//! lines replayed from a real snapshot), `surface.json` loading and `BOOK.csv` books (of a real
+//! chain's instrument names), fed
 //! mutated copies of real inputs (flipped, inserted and deleted bytes, truncations, duplicated
 //! and swapped lines, swapped fields, numbers replaced by `NaN`/`inf`/`1e308`/`1e-320`, stray
 //! quotes, non-UTF-8 bytes, multibyte characters, CRLF line ends).
@@ -731,4 +732,74 @@ fn quote_stream() {
     let base = stream_input().clone();
     check_stream(&base).unwrap();
     fuzz(&base, check_stream);
+}
+
+/// A book of the BTC instrument names of a real Deribit snapshot: half the rows by name, half
+/// as `kind, strike, expiry` (the expiry forms alternating), quantities long and short.
+fn book_input() -> &'static Vec<u8> {
+    static B: OnceLock<Vec<u8>> = OnceLock::new();
+    B.get_or_init(|| {
+        let mut r = csv::Reader::from_path(shared_data(
+            "deribit/deribit_options_snapshot_20251230T173115Z.csv",
+        ))
+        .unwrap();
+        let h = r.headers().unwrap().clone();
+        let col = |n: &str| h.iter().position(|c| c == n).unwrap();
+        let (name, ty, k, e) = (
+            col("instrument_name"),
+            col("option_type"),
+            col("strike"),
+            col("expiry_datetime"),
+        );
+        let mut out = String::from("instrument,kind,strike,expiry,quantity\n");
+        for (i, rec) in r.records().map(Result::unwrap).step_by(5).take(200).enumerate() {
+            let q = (i as f64 - 7.5) * 0.25;
+            if i % 2 == 0 {
+                let _ = writeln!(out, "{},,,,{q}", &rec[name]);
+            } else {
+                let expiry = match i % 3 {
+                    0 => rec[e].to_string(),
+                    1 => rec[e][..10].to_string(),
+                    _ => rec[name].split('-').nth(1).unwrap().to_string(),
+                };
+                let _ = writeln!(out, ",{},{},{expiry},{q}", &rec[ty], &rec[k]);
+            }
+        }
+        out.into_bytes()
+    })
+}
+
+/// A mutated book is refused with an error naming the file, or read with every position in
+/// its domain and every rejection naming the file, a line of it, a field and a short reason.
+fn check_book(bytes: &[u8]) -> Result<(), TestCaseError> {
+    use volfit::risk::book::read_book_from_bytes;
+    let lines = bytes.iter().filter(|&&b| b == b'\n' || b == b'\r').count() as u64 + 1;
+    match read_book_from_bytes("book.csv", bytes) {
+        Err(e) => prop_assert!(e.to_string().starts_with("book.csv: "), "{}", e),
+        Ok((book, rejected)) => {
+            prop_assert!(book.entries.len() + rejected.len() <= lines as usize);
+            let mut seen = std::collections::BTreeSet::new();
+            for p in &book.entries {
+                prop_assert!(p.strike.is_finite() && p.strike > 0.0 && p.quantity.is_finite());
+                prop_assert!(p.line >= 2 && p.line <= lines, "line {}", p.line);
+                prop_assert!(seen.insert(p.line), "line {} twice", p.line);
+            }
+            for r in &rejected {
+                prop_assert_eq!(r.file.as_str(), "book.csv");
+                prop_assert!(r.line >= 1 && r.line <= lines, "line {}", r.line);
+                prop_assert!(!r.field.is_empty() && !r.reason.is_empty());
+                prop_assert!(r.reason.len() <= MAX_REASON, "{}", r.reason.len());
+                prop_assert!(seen.insert(r.line), "line {} twice", r.line);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn book_csv() {
+    let base = book_input().clone();
+    let (book, rejected) = volfit::risk::book::read_book_from_bytes("book.csv", &base).unwrap();
+    assert_eq!((book.entries.len(), rejected.len()), (200, 0), "{rejected:?}");
+    fuzz(&base, check_book);
 }

@@ -2,6 +2,8 @@
 //! dynamics against full revaluation on a calibrated January surface, and Deribit's delta and
 //! vega columns.
 
+mod book;
 mod delta;
 mod deribit;
 mod greeks;
+mod scenario;
