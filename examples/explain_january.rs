@@ -79,11 +79,10 @@ struct Pair {
 
 fn why(p: &Pair) -> String {
     let t = &p.e.totals;
-    let worst = p
-        .e
-        .positions
-        .iter()
-        .max_by(|a, b| a.unexplained.abs().total_cmp(&b.unexplained.abs()));
+    let worst =
+        p.e.positions
+            .iter()
+            .max_by(|a, b| a.unexplained.abs().total_cmp(&b.unexplained.abs()));
     let w = worst.map_or(String::new(), |w| {
         format!(
             "; worst {} unexplained {:+.0} of actual {:+.0} (full reval {:+.0}, ΔF {:+.0}, Δσ {:+.4}, {}→{})",
@@ -107,12 +106,10 @@ fn why(p: &Pair) -> String {
 }
 
 fn main() {
-    let dir = std::env::args()
-        .nth(1)
-        .map_or_else(
-            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/deribit_series/2026-01"),
-            PathBuf::from,
-        );
+    let dir = std::env::args().nth(1).map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/deribit_series/2026-01"),
+        PathBuf::from,
+    );
     let files = snapshots(&dir);
     let opts = SurfaceOptions::default();
     for und in ["BTC", "ETH"] {
@@ -136,8 +133,14 @@ fn main() {
                     let (ca, sa) = w[0].as_ref()?;
                     let (cb, sb) = w[1].as_ref()?;
                     let e = explain_book(
-                        &Snapshot { surface: sa, chain: ca },
-                        &Snapshot { surface: sb, chain: cb },
+                        &Snapshot {
+                            surface: sa,
+                            chain: ca,
+                        },
+                        &Snapshot {
+                            surface: sb,
+                            chain: cb,
+                        },
                         &book(ca, cb),
                         dynamics,
                     );
@@ -147,10 +150,16 @@ fn main() {
                     };
                     let label = format!(
                         "{} → {}",
-                        sa.as_of().map_or("?".into(), |t| t.format("%m-%d %H:%M").to_string()),
-                        sb.as_of().map_or("?".into(), |t| t.format("%m-%d %H:%M").to_string())
+                        sa.as_of()
+                            .map_or("?".into(), |t| t.format("%m-%d %H:%M").to_string()),
+                        sb.as_of()
+                            .map_or("?".into(), |t| t.format("%m-%d %H:%M").to_string())
                     );
-                    Some(Pair { label, e, spot_move })
+                    Some(Pair {
+                        label,
+                        e,
+                        spot_move,
+                    })
                 })
                 .collect();
             let npos: usize = pairs.iter().map(|p| p.e.positions.len()).sum();
@@ -164,7 +173,10 @@ fn main() {
             let col = |f: &dyn Fn(&Explain) -> Option<f64>| -> Vec<f64> {
                 pairs.iter().map(|p| f(&p.e).unwrap_or(f64::NAN)).collect()
             };
-            dist("R² Σterms vs actual (marks)", &col(&|e| e.summary.terms_vs_actual.r2));
+            dist(
+                "R² Σterms vs actual (marks)",
+                &col(&|e| e.summary.terms_vs_actual.r2),
+            );
             dist(
                 "unexplained Σ|u|/Σ|actual|",
                 &col(&|e| e.summary.terms_vs_actual.unexplained_fraction),
@@ -191,7 +203,10 @@ fn main() {
             );
             dist(
                 "|spot move| %",
-                &pairs.iter().map(|p| 100.0 * p.spot_move.abs()).collect::<Vec<_>>(),
+                &pairs
+                    .iter()
+                    .map(|p| 100.0 * p.spot_move.abs())
+                    .collect::<Vec<_>>(),
             );
             let mut by_r2: Vec<&Pair> = pairs.iter().collect();
             by_r2.sort_by(|a, b| {
@@ -210,7 +225,12 @@ fn main() {
             }
             let mut by_reval: Vec<&Pair> = pairs.iter().collect();
             by_reval.sort_by(|a, b| {
-                let r = |p: &Pair| p.e.summary.terms_vs_full_reval.r2.unwrap_or(f64::NEG_INFINITY);
+                let r = |p: &Pair| {
+                    p.e.summary
+                        .terms_vs_full_reval
+                        .r2
+                        .unwrap_or(f64::NEG_INFINITY)
+                };
                 r(a).total_cmp(&r(b))
             });
             println!("    worst pairs (R² vs full reval):");

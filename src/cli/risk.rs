@@ -68,7 +68,9 @@ pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
         Some(s) if Path::new(s).is_file() => ScenarioSpec::from_file(Path::new(s))?,
         Some(s) => ScenarioSpec::parse(s).context("--scenarios")?,
     };
-    let positions = book.positions(&surface).with_context(|| book_name.clone())?;
+    let positions = book
+        .positions(&surface)
+        .with_context(|| book_name.clone())?;
     let report = scenario::run(&surface, &positions, a.dynamics, &spec)?;
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;

@@ -214,7 +214,11 @@ fn bars(title: &str, labels: &[String], values: &[f64]) -> String {
 /// The page.
 fn risk_html(p: &RiskPage<'_>) -> String {
     let r = p.risk;
-    let title = format!("volfit risk — {} book ({})", r.underlying, r.dynamics.name());
+    let title = format!(
+        "volfit risk — {} book ({})",
+        r.underlying,
+        r.dynamics.name()
+    );
     let mut h = String::new();
     page_head(&mut h, &esc(&title));
     let as_of = r.as_of.map_or_else(
@@ -329,7 +333,9 @@ expiry's forward, <b>gamma</b> = ∂²V/∂F², <b>vega</b> per 1.00 of vol (100
     }
     h.push_str("</table>");
     if !p.rejected.is_empty() {
-        h.push_str("<h2>Rejected rows</h2><table><tr><th>line</th><th>field</th><th>reason</th></tr>");
+        h.push_str(
+            "<h2>Rejected rows</h2><table><tr><th>line</th><th>field</th><th>reason</th></tr>",
+        );
         for rj in p.rejected {
             let _ = write!(
                 h,

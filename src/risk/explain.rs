@@ -417,7 +417,7 @@ impl Fit {
         let abs_res: f64 = pairs.iter().map(|p| (p.0 - p.1).abs()).sum();
         let sum_y: f64 = pairs.iter().map(|p| p.0).sum();
         let sum_p: f64 = pairs.iter().map(|p| p.1).sum();
-        let ratio = |a: f64, b: f64| (b > 0.0 && (a / b).is_finite()).then(|| a / b);
+        let ratio = |a: f64, b: f64| (b > 0.0 && (a / b).is_finite()).then_some(a / b);
         Fit {
             n,
             r2: ratio(ss_res, ss_tot).map(|r| 1.0 - r),

@@ -63,8 +63,7 @@ use crate::risk::greeks::{Bumped, Dynamics, Position, price_rolled};
 use crate::surface::arbitrage::{PlaneGrid, PlaneScan, plane_scan};
 use crate::surface::metrics::metrics_at_tenor;
 use crate::surface::{
-    FittedSurface, SurfaceModel, SurfaceOptions, VarianceDerivatives, VolSurface,
-    calibrate_surface,
+    FittedSurface, SurfaceModel, SurfaceOptions, VarianceDerivatives, VolSurface, calibrate_surface,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -190,7 +189,9 @@ pub struct Replay {
 
 impl fmt::Debug for Replay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Replay").field("label", &self.label).finish()
+        f.debug_struct("Replay")
+            .field("label", &self.label)
+            .finish()
     }
 }
 
@@ -872,12 +873,7 @@ fn run_one(
         shock: &sc.shock,
         dynamics,
     };
-    let value = book_value(
-        &shocked,
-        positions,
-        sc.roll_days / DAYS_PER_YEAR,
-        &sc.name,
-    )?;
+    let value = book_value(&shocked, positions, sc.roll_days / DAYS_PER_YEAR, &sc.name)?;
     let scan = plane_scan(&shocked, ts, scan_grid.clone());
     let n = failing(&scan);
     Ok(ScenarioResult {
@@ -1218,7 +1214,8 @@ impl History {
 
 /// Calibrates one snapshot file.
 fn snapshot(path: &Path, underlying: &str, o: &HistoryOptions) -> Result<Snapshot, String> {
-    let (chain, _) = read_chain_for(path, Format::Deribit, underlying).map_err(|e| e.to_string())?;
+    let (chain, _) =
+        read_chain_for(path, Format::Deribit, underlying).map_err(|e| e.to_string())?;
     let opts = SurfaceOptions {
         model: o.model,
         ..SurfaceOptions::default()

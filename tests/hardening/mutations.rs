@@ -752,7 +752,13 @@ fn book_input() -> &'static Vec<u8> {
             col("expiry_datetime"),
         );
         let mut out = String::from("instrument,kind,strike,expiry,quantity\n");
-        for (i, rec) in r.records().map(Result::unwrap).step_by(5).take(200).enumerate() {
+        for (i, rec) in r
+            .records()
+            .map(Result::unwrap)
+            .step_by(5)
+            .take(200)
+            .enumerate()
+        {
             let q = (i as f64 - 7.5) * 0.25;
             if i % 2 == 0 {
                 let _ = writeln!(out, "{},,,,{q}", &rec[name]);
@@ -800,6 +806,10 @@ fn check_book(bytes: &[u8]) -> Result<(), TestCaseError> {
 fn book_csv() {
     let base = book_input().clone();
     let (book, rejected) = volfit::risk::book::read_book_from_bytes("book.csv", &base).unwrap();
-    assert_eq!((book.entries.len(), rejected.len()), (200, 0), "{rejected:?}");
+    assert_eq!(
+        (book.entries.len(), rejected.len()),
+        (200, 0),
+        "{rejected:?}"
+    );
     fuzz(&base, check_book);
 }

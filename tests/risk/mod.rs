@@ -5,5 +5,6 @@
 mod book;
 mod delta;
 mod deribit;
+mod explain;
 mod greeks;
 mod scenario;

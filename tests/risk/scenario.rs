@@ -6,8 +6,7 @@ use crate::risk::greeks::january_surface;
 use volfit::black::{OptionKind, black_price};
 use volfit::risk::greeks::{Dynamics, Position};
 use volfit::risk::scenario::{
-    DAYS_PER_YEAR, GridSpec, Scenario, ScenarioError, ScenarioSpec, Shock, Shocked, run,
-    run_fitted,
+    DAYS_PER_YEAR, GridSpec, Scenario, ScenarioError, ScenarioSpec, Shock, Shocked, run, run_fitted,
 };
 use volfit::surface::VolSurface;
 
@@ -72,7 +71,10 @@ fn grid_matches_black_at_the_shifted_vol() {
                 worst = worst.max(err);
             }
         }
-        assert!(worst < 1e-10, "{dynamics:?}: worst relative error {worst:e}");
+        assert!(
+            worst < 1e-10,
+            "{dynamics:?}: worst relative error {worst:e}"
+        );
         // A sticky-strike spot move leaves the ATM straddle's vol alone but the book's value
         // still moves: the grid is not flat.
         assert!(r.grid.pnl[0][1].abs() > 1.0);
@@ -135,11 +137,17 @@ fn toml_spec_errors_name_the_field_and_line() {
         ("[[scenario]]\nname = \"a\"\nspot = -1\n", "spot"),
         ("[grid]\nspot = \"1:0:1\"\n", "grid.spot"),
         ("[grid]\nvol = []\n", "grid.vol"),
-        ("[[scenario]]\nname = \"a\"\n[[scenario]]\nname = \"a\"\n", "name"),
+        (
+            "[[scenario]]\nname = \"a\"\n[[scenario]]\nname = \"a\"\n",
+            "name",
+        ),
     ] {
         let e = ScenarioSpec::from_toml(text, "bad.toml").unwrap_err();
         let m = e.to_string();
-        assert!(m.contains(want) && m.starts_with("bad.toml"), "{text:?}: {m}");
+        assert!(
+            m.contains(want) && m.starts_with("bad.toml"),
+            "{text:?}: {m}"
+        );
     }
     // A type error names the line.
     let e = ScenarioSpec::from_toml("[[scenario]]\nname = \"a\"\n\ntilt = \"big\"\n", "f.toml")
@@ -235,7 +243,10 @@ fn shocked_derivatives_match_finite_differences() {
                         ("w_t", d.w_t, wt, w / t),
                     ] {
                         let err = (a - b).abs() / scale;
-                        assert!(err < 1e-5, "{shock:?} {dynamics:?} k={k} t={t}: {name} {a} vs {b}");
+                        assert!(
+                            err < 1e-5,
+                            "{shock:?} {dynamics:?} k={k} t={t}: {name} {a} vs {b}"
+                        );
                         worst = worst.max(err);
                     }
                 }
