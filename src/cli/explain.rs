@@ -78,7 +78,10 @@ pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
     }
     // The underlying: the flag, else the one the book's instrument names agree on.
     let underlying = a.underlying.clone().or_else(|| {
-        let mut names = book.entries.iter().filter_map(|e| e.underlying());
+        let mut names = book
+            .entries
+            .iter()
+            .filter_map(volfit::risk::book::BookEntry::underlying);
         let first = names.next()?;
         names
             .all(|n| n.eq_ignore_ascii_case(&first))

@@ -490,7 +490,7 @@ fn quote_value(
     t: f64,
 ) -> Option<(f64, PriceSource)> {
     let mid = |a: Option<f64>, b: Option<f64>| match (a, b) {
-        (Some(a), Some(b)) => Some((a + b) / 2.0),
+        (Some(a), Some(b)) => Some(f64::midpoint(a, b)),
         _ => None,
     };
     let f = q.forward.unwrap_or(forward);
