@@ -2,6 +2,7 @@
 
 mod calibrate;
 mod diff;
+mod explain;
 mod iv;
 mod risk;
 mod track;
@@ -223,6 +224,45 @@ enum Command {
         #[arg(long, default_value = "volfit-risk")]
         out: PathBuf,
     },
+    /// P&L explain of a book between two snapshots of a chain.
+    ///
+    /// Calibrates both chains with the default options and, for each position of the book,
+    /// writes to DIR/explain.json the actual P&L (the exchange's marks, mids where a snapshot
+    /// has no mark, the fitted surface's price where it does not quote the instrument; the
+    /// source is in source_a / source_b), the Taylor terms off the first surface's greeks
+    /// under --dynamics (delta·ΔF, ½gamma·ΔF², vega·Δσ, theta·Δt, vanna·ΔF·Δσ, ½volga·Δσ²,
+    /// with Δσ the vol move net of what the dynamics and the time roll predict), unexplained =
+    /// actual − Σ terms, and full_reval = second surface's price − first's; the totals, R² and
+    /// unexplained fractions (summary), positions not explained (skipped) and rejected book
+    /// rows. Values are undiscounted quote currency (USD for Deribit: coin × forward), times
+    /// the quantity. DIR/explain.html draws the book total as a waterfall and the terms by
+    /// expiry.
+    ///
+    /// Exit codes: 0 written; 2 a chain, the book or the output could not be read or
+    /// written, or no position could be explained.
+    ///
+    /// Example:
+    ///
+    ///   volfit explain a.csv b.csv --book book.csv --underlying BTC --out explain
+    #[command(verbatim_doc_comment)]
+    Explain {
+        /// The earlier chain file.
+        chain_a: PathBuf,
+        /// The later chain file.
+        chain_b: PathBuf,
+        /// The book: BOOK.csv.
+        #[arg(long)]
+        book: PathBuf,
+        /// The underlying to read from the chains (default: the one the book names).
+        #[arg(long)]
+        underlying: Option<String>,
+        /// How the smile moves with spot: sticky-strike, sticky-moneyness or sticky-delta.
+        #[arg(long, value_parser = parse_dynamics, default_value = "sticky-strike")]
+        dynamics: volfit::risk::greeks::Dynamics,
+        /// Output directory.
+        #[arg(long, default_value = "volfit-explain")]
+        out: PathBuf,
+    },
     /// Implied vol (and price) from a stored surface.
     ///
     /// The first line of stdout is the vol alone (decimal, e.g. 0.4821); with --kind the
@@ -335,6 +375,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Iv { input, parallel } => iv::run(&input, parallel),
         Command::Diff { a, b, json } => diff::run(&a, &b, json),
+        Command::Explain {
+            chain_a,
+            chain_b,
+            book,
+            underlying,
+            dynamics,
+            out,
+        } => explain::run(&explain::Args {
+            chain_a,
+            chain_b,
+            book,
+            underlying,
+            dynamics,
+            out,
+        }),
         Command::Risk {
             surface,
             book,

@@ -26,6 +26,7 @@
 //! from the surface layer ([`crate::surface::metrics`], [`crate::surface::arbitrage`]).
 
 mod density;
+mod explain;
 mod heatmap;
 mod html;
 mod risk;
@@ -35,6 +36,7 @@ mod term;
 mod track;
 mod variance;
 
+pub use explain::{ExplainPage, write_explain_page};
 pub use html::{IndexEntry, write_index_page, write_report_html, write_review_page};
 pub use risk::{RiskPage, ScenarioGrid, write_risk_page};
 pub use style::{register_fonts, viridis};

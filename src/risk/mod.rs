@@ -7,6 +7,8 @@
 //!   greeks with Deribit's conventions.
 //! * [`book`] — `BOOK.csv` (exchange instrument names or `kind, strike, expiry`, and
 //!   `quantity`), its row-by-row rejections, and book greeks with vega by expiry.
+//! * [`explain`] — P&L explain between two snapshots: actual (marks) against the Taylor
+//!   terms off the first surface's greeks, the unexplained rest, and the full revaluation.
 //! * [`delta`] — FX delta space (Reiswich & Wystup 2010; Clark 2011, ch. 3): the spot /
 //!   forward, plain / premium-adjusted delta conventions and their strikes, ATM conventions,
 //!   vols at a delta off a smile or a surface, 25Δ/10Δ risk reversals and butterflies, the
@@ -18,6 +20,7 @@
 
 pub mod book;
 pub mod delta;
+pub mod explain;
 pub mod greeks;
 pub mod quote_vega;
 pub mod scenario;

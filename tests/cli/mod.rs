@@ -1,6 +1,7 @@
 //! The `volfit` binary, run as a user would.
 mod calibrate;
 mod diff;
+mod explain;
 mod iv;
 mod options;
 mod risk;

@@ -5,6 +5,7 @@
 pub mod book;
 mod delta;
 mod deribit;
+mod explain;
 pub mod greeks;
 mod quote_vega;
 mod scenario;
