@@ -717,14 +717,8 @@ fn book_value(
                 .try_price(p.kind, p.strike, p.t)
                 .map_err(|e| no_price(e.to_string()))?
         } else if p.t > roll {
-            let v = price_rolled(surface, p.kind, p.strike, p.t, p.t - roll);
-            if !v.is_finite() {
-                return Err(no_price(format!(
-                    "no price after a roll to t = {}",
-                    p.t - roll
-                )));
-            }
-            v
+            price_rolled(surface, p.kind, p.strike, p.t, p.t - roll)
+                .map_err(|e| no_price(format!("after a roll to t = {}: {e}", p.t - roll)))?
         } else {
             let f = surface.forward(p.t);
             if !f.is_finite() {
