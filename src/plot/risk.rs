@@ -68,6 +68,9 @@ fn short(x: f64) -> String {
         format!("{:.1}k", x / 1e3)
     } else if a >= 10.0 {
         format!("{x:.0}")
+    } else if a < 0.005 {
+        // Rounds to zero: no "-0.00" for a base cell that is −1e-12.
+        "0".into()
     } else {
         format!("{x:.2}")
     }
@@ -233,7 +236,7 @@ fn risk_html(p: &RiskPage<'_>) -> String {
 p.note {{ font-size: 14px; max-width: 1100px; }}
 </style></head><body>
 <h1>{t}</h1>
-<p>Surface <code>{s}</code> as of {as_of}; book <code>{b}</code>: {n} positions, {rj} rows rejected.</p>
+<p>Surface <code>{s}</code> as of {as_of}; book <code>{b}</code>: {n} positions, {rj} rejected.</p>
 <p class="note">Units: quote currency, undiscounted. <b>delta</b> = ∂V/∂F(T) per unit of each
 expiry's forward, <b>gamma</b> = ∂²V/∂F², <b>vega</b> per 1.00 of vol (100 vol points; divide by
 100 for per vol point), <b>theta</b> per year (divide by 365.25 for per day), <b>vanna</b> = ∂²V/∂F∂σ,

@@ -565,10 +565,16 @@ pub fn explain_book(
         let (Some(t_a), Some(t_b)) = (time_to(a.surface, p.expiry), time_to(b.surface, p.expiry))
         else {
             out.skipped.push(skip(format!(
-                "expiry {} is not after both snapshots ({:?}, {:?})",
-                p.expiry.to_rfc3339(),
-                a.surface.as_of().map(|t| t.to_rfc3339()),
-                b.surface.as_of().map(|t| t.to_rfc3339())
+                "expiry {} is not after both snapshots (as of {} and {})",
+                p.expiry.format("%Y-%m-%d %H:%M UTC"),
+                a.surface.as_of().map_or_else(
+                    || "unknown".into(),
+                    |t| t.format("%Y-%m-%d %H:%M UTC").to_string()
+                ),
+                b.surface.as_of().map_or_else(
+                    || "unknown".into(),
+                    |t| t.format("%Y-%m-%d %H:%M UTC").to_string()
+                )
             )));
             continue;
         };
