@@ -112,6 +112,7 @@ pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
                 vol_shifts: &report.grid.vol_shifts,
                 pnl: &report.grid.pnl,
             },
+            named: &report.named,
             rejected: &rejected,
         },
     )

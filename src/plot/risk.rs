@@ -6,6 +6,7 @@
 use super::html::{esc, page_head};
 use crate::output::write_atomic;
 use crate::risk::book::{BookRisk, RejectedBookRow};
+use crate::risk::scenario::ScenarioResult;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -31,6 +32,8 @@ pub struct RiskPage<'a> {
     pub risk: &'a BookRisk,
     /// The scenario grid.
     pub grid: ScenarioGrid<'a>,
+    /// The named scenarios (`--scenarios FILE.toml`), with their arbitrage verdicts.
+    pub named: &'a [ScenarioResult],
     /// Rows of the book that were not read.
     pub rejected: &'a [RejectedBookRow],
 }
@@ -273,6 +276,29 @@ expiry's forward, <b>gamma</b> = ∂²V/∂F², <b>vega</b> per 1.00 of vol (100
         "<h2>Scenarios</h2><div class=\"heat\">{}</div>",
         heatmap(&p.grid)
     );
+    if !p.named.is_empty() {
+        h.push_str(
+            "<h3>Named scenarios</h3><table><tr><th class=\"l\">scenario</th><th>P&amp;L</th>\
+             <th>value</th><th>roll (days)</th><th>arbitrage-free</th>\
+             <th>failing scan points</th><th>base failing</th></tr>",
+        );
+        for n in p.named {
+            let _ = write!(
+                h,
+                "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+                 <td>{} of {}</td><td>{}</td></tr>",
+                esc(&n.name),
+                num(n.pnl),
+                num(n.value),
+                num(n.roll_days),
+                if n.arbitrage_free { "yes" } else { "<b>no</b>" },
+                n.failing_points,
+                n.points,
+                n.base_failing_points
+            );
+        }
+        h.push_str("</table>");
+    }
     let labels: Vec<String> = r
         .vega_by_expiry
         .iter()
