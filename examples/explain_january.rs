@@ -12,23 +12,16 @@
 //! and against the full revaluation on the second surface, and the unexplained fractions, and
 //! prints their distribution over the month with the worst pairs and what drove them.
 
+#[path = "common/series.rs"]
+mod series;
 use rayon::prelude::*;
+use series::snapshots;
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use volfit::quotes::{Chain, Format, read_chain_for};
 use volfit::risk::explain::{BookPosition, Explain, Snapshot, explain_book};
 use volfit::risk::greeks::Dynamics;
 use volfit::surface::{FittedSurface, SurfaceOptions, calibrate_surface};
-
-fn snapshots(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
-        .collect();
-    files.sort();
-    files
-}
 
 /// +1 of every option of `b` also listed in `a`.
 fn book(a: &Chain, b: &Chain) -> Vec<BookPosition> {

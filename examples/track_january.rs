@@ -22,8 +22,11 @@
 //! [`volfit::live::FilterParams::default`] and why the filter runs in jump-wings
 //! coordinates (the random walk's prediction error in raw SVI against jump-wings).
 
+#[path = "common/series.rs"]
+mod series;
+use series::snapshots;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use volfit::live::filter::{self, COORDINATES, STATE};
 use volfit::live::{FilterKind, FilterParams, Tracker, TrackerOptions};
 use volfit::quotes::{Chain, Format, read_chains};
@@ -42,16 +45,6 @@ impl Rng {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         (z ^ (z >> 31)) as f64 / u64::MAX as f64
     }
-}
-
-fn snapshots(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
-        .collect();
-    files.sort();
-    files
 }
 
 fn std_dev(x: &[f64]) -> f64 {

@@ -13,14 +13,14 @@
 
 use super::PlotError;
 use super::html::{esc, page_head};
-use super::style::{DrawResult, LegendMark, err, register_fonts, side_legend, span, y_name};
+use super::style::{DrawResult, LegendMark, err, register_fonts, side_legend, span, svg, y_name};
 use crate::output::write_atomic;
 use crate::risk::explain::{Explain, Fit, PositionExplain, Terms};
 use chrono::{DateTime, Utc};
 use plotters::coord::Shift;
 use plotters::prelude::{
-    BLACK, ChartBuilder, Color, DrawingArea, DrawingBackend, IntoDrawingArea, PathElement,
-    RGBColor, Rectangle, SVGBackend, WHITE,
+    BLACK, ChartBuilder, Color, DrawingArea, DrawingBackend, PathElement, RGBColor, Rectangle,
+    WHITE,
 };
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -72,19 +72,6 @@ pub fn write_explain_page(path: &Path, page: &ExplainPage<'_>) -> Result<(), Plo
         chart: path.to_path_buf(),
         reason: e.to_string(),
     })
-}
-
-fn svg(
-    size: (u32, u32),
-    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult,
-) -> Result<String, String> {
-    let mut out = String::new();
-    {
-        let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
-        draw(&root)?;
-        root.present().map_err(err)?;
-    }
-    Ok(out)
 }
 
 fn when(d: Option<DateTime<Utc>>) -> String {

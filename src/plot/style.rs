@@ -243,3 +243,20 @@ pub(super) enum LegendMark {
     /// A cross.
     Cross(RGBColor),
 }
+
+/// Renders one chart into an SVG string (the inline charts of the HTML pages).
+pub(crate) fn svg(
+    size: (u32, u32),
+    draw: impl FnOnce(
+        &plotters::prelude::DrawingArea<plotters::prelude::SVGBackend<'_>, plotters::coord::Shift>,
+    ) -> DrawResult,
+) -> Result<String, String> {
+    use plotters::prelude::IntoDrawingArea as _;
+    let mut out = String::new();
+    {
+        let root = plotters::prelude::SVGBackend::with_string(&mut out, size).into_drawing_area();
+        draw(&root)?;
+        root.present().map_err(err)?;
+    }
+    Ok(out)
+}

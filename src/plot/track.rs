@@ -17,7 +17,9 @@
 
 use super::PlotError;
 use super::html::{esc, page_head};
-use super::style::{DrawResult, GREY, LegendMark, err, register_fonts, side_legend, span, y_name};
+use super::style::{
+    DrawResult, GREY, LegendMark, err, register_fonts, side_legend, span, svg, y_name,
+};
 use crate::live::tenor::{DELTA_BUCKETS, TenorPoint, TenorSample, smile_by_delta, tenor_point};
 use crate::live::{FilterKind, UpdateReport};
 use crate::output::write_atomic;
@@ -25,8 +27,8 @@ use crate::surface::{FittedSurface, SurfaceModel};
 use chrono::{DateTime, Utc};
 use plotters::coord::Shift;
 use plotters::prelude::{
-    BLACK, ChartBuilder, Circle, Color, DrawingArea, DrawingBackend, IntoDrawingArea, IntoFont,
-    LineSeries, PathElement, Polygon, RGBColor, Rectangle, SVGBackend, WHITE,
+    BLACK, ChartBuilder, Circle, Color, DrawingArea, DrawingBackend, IntoFont, LineSeries,
+    PathElement, Polygon, RGBColor, Rectangle, WHITE,
 };
 use std::fmt::Write as _;
 use std::path::Path;
@@ -126,20 +128,6 @@ fn tenors(page: &TrackPage<'_>) -> Vec<f64> {
         .first()
         .map(|u| u.samples.iter().map(|s| s.days).collect())
         .unwrap_or_default()
-}
-
-/// Renders one chart into an SVG string.
-fn svg(
-    size: (u32, u32),
-    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult,
-) -> Result<String, String> {
-    let mut out = String::new();
-    {
-        let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
-        draw(&root)?;
-        root.present().map_err(err)?;
-    }
-    Ok(out)
 }
 
 fn pct(v: Option<f64>) -> String {
