@@ -98,7 +98,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (i, ds) in g.spot_shifts.iter().enumerate() {
         print!("{:>7.0}%", 100.0 * ds);
         for v in &g.pnl[i] {
-            print!("{v:>10.0}");
+            match v {
+                Some(v) => print!("{v:>10.0}"),
+                None => print!("{:>10}", "no price"),
+            }
         }
         println!();
     }

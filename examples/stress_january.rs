@@ -106,9 +106,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "P&L (USD)", "arb", "failing"
     );
     for r in &report.named {
+        let pnl = r
+            .pnl
+            .map_or_else(|| "no price".to_string(), |v| format!("{v:.2}"));
         println!(
-            "{:>12.2}  {:<5} {:>8}  {}",
-            r.pnl,
+            "{pnl:>12}  {:<5} {:>8}  {}",
             if r.arbitrage_free { "free" } else { "ARB" },
             r.failing_points,
             r.name

@@ -85,6 +85,19 @@ pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
             None => e,
         }
     })?;
+    if let Some(first) = report.grid.no_price.first() {
+        eprintln!(
+            "volfit: note: {} of {} grid cells have no P&L (null in risk.json); first: {}",
+            report.grid.no_price.len(),
+            report.grid.spot_shifts.len() * report.grid.vol_shifts.len(),
+            first.reason
+        );
+    }
+    for n in &report.named {
+        if let Some(why) = &n.no_price {
+            eprintln!("volfit: note: scenario {} has no P&L: {why}", n.name);
+        }
+    }
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
     let file = RiskFile {

@@ -17,8 +17,9 @@ pub struct ScenarioGrid<'a> {
     pub spot_shifts: &'a [f64],
     /// Absolute vol shifts (0.01 = +1 vol point).
     pub vol_shifts: &'a [f64],
-    /// `pnl[i][j]`: P&L (quote currency) at spot shift `i`, vol shift `j`.
-    pub pnl: &'a [Vec<f64>],
+    /// `pnl[i][j]`: P&L (quote currency) at spot shift `i`, vol shift `j`; `None` where the
+    /// book has no value (drawn grey, "no price").
+    pub pnl: &'a [Vec<Option<f64>>],
 }
 
 /// What the page shows.
@@ -105,6 +106,7 @@ fn heatmap(g: &ScenarioGrid<'_>) -> String {
         .pnl
         .iter()
         .flatten()
+        .flatten()
         .filter(|v| v.is_finite())
         .fold(0.0_f64, |m, v| m.max(v.abs()));
     let mut s = String::new();
@@ -130,11 +132,11 @@ fn heatmap(g: &ScenarioGrid<'_>) -> String {
         );
         for (i, _) in g.spot_shifts.iter().enumerate() {
             let x = left + cw * i as f64;
-            let v = g.pnl.get(i).and_then(|r| r.get(j)).copied();
+            let v = g.pnl.get(i).and_then(|r| r.get(j)).copied().flatten();
             let (fill, label) = match v {
                 Some(v) if v.is_finite() && max > 0.0 => (diverging(v / max), short(v)),
                 Some(v) if v.is_finite() => (diverging(0.0), short(v)),
-                _ => ("#ddd".to_string(), "—".to_string()),
+                _ => ("#ddd".to_string(), "no price".to_string()),
             };
             let _ = write!(
                 s,
@@ -288,8 +290,8 @@ expiry's forward, <b>gamma</b> = ∂²V/∂F², <b>vega</b> per 1.00 of vol (100
                 "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
                  <td>{} of {}</td><td>{}</td></tr>",
                 esc(&n.name),
-                num(n.pnl),
-                num(n.value),
+                n.pnl.map_or_else(|| "no price".into(), num),
+                n.value.map_or_else(|| "—".into(), num),
                 num(n.roll_days),
                 if n.arbitrage_free { "yes" } else { "<b>no</b>" },
                 n.failing_points,

@@ -49,7 +49,7 @@
 //! `Δ − C`), and `vega` is USD per vol point, `B_σ/100`.
 
 use crate::black::{Greeks, OptionKind, black_greeks, black_price};
-use crate::surface::{QueryError, VarianceDerivatives, VolSurface};
+use crate::surface::{QueryError, VarianceDerivatives, VolSurface, positive};
 use serde::{Deserialize, Serialize};
 
 /// How the smile moves when the spot (and with it every forward) moves.
@@ -216,12 +216,31 @@ pub fn option_greeks(
     t: f64,
     dynamics: Dynamics,
 ) -> Result<Greeks, QueryError> {
-    surface.try_price(kind, strike, t)?;
+    // The domain of `VolSurface::try_price`, checked on the one surface query the greeks
+    // need (a separate `try_price` cost a third query and a Black price per option).
+    positive("strike", strike)?;
+    positive("t", t)?;
     let f = surface.forward(t);
+    let unrepresentable = |what, value| QueryError::Unrepresentable {
+        what,
+        strike,
+        t,
+        value,
+    };
+    let normal = f64::MIN_POSITIVE..f64::INFINITY;
+    if !normal.contains(&f) {
+        return Err(unrepresentable("forward", f));
+    }
     let k = (strike / f).ln();
     let d = surface.variance_derivatives(k, t);
     let sigma = (d.w / t).sqrt();
+    if !(sigma > 0.0 && sigma < f64::INFINITY) {
+        return Err(QueryError::NoVol { strike, t, w: d.w });
+    }
     let b = black_greeks(kind, f, strike, t, sigma);
+    if !normal.contains(&b.price) {
+        return Err(unrepresentable("price", b.price));
+    }
     let w_t_left = surface.variance_derivatives(k, t * (1.0 - LEFT_T)).w_t;
     let sigma_tau = (w_t_left - sigma * sigma) / (2.0 * sigma * t);
     let theta = b.theta - b.vega * sigma_tau;

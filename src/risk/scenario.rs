@@ -162,10 +162,25 @@ pub struct PnlGrid {
     pub spot_shifts: Vec<f64>,
     /// Absolute vol shifts (columns).
     pub vol_shifts: Vec<f64>,
-    /// `pnl[i][j]`: value at spot shift `i`, vol shift `j`, minus `base_value`.
-    pub pnl: Vec<Vec<f64>>,
+    /// `pnl[i][j]`: value at spot shift `i`, vol shift `j`, minus `base_value`; `None` (`null`
+    /// in JSON) where some position has no price on that cell's surface — e.g. a vol shift
+    /// that takes a low wing vol to ≤ 0 — with the reason in [`PnlGrid::no_price`].
+    pub pnl: Vec<Vec<Option<f64>>>,
     /// The book's value on the base surface.
     pub base_value: f64,
+    /// The cells without a P&L and why (the first position without a price there).
+    pub no_price: Vec<NoPriceCell>,
+}
+
+/// A cell of the P&L grid where the book has no value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoPriceCell {
+    /// Its relative spot shift.
+    pub spot_shift: f64,
+    /// Its absolute vol shift.
+    pub vol_shift: f64,
+    /// Why: the position and the surface's answer.
+    pub reason: String,
 }
 
 /// A grid and named scenarios.
@@ -403,10 +418,13 @@ pub struct Scenario {
 pub struct ScenarioResult {
     /// The scenario's name.
     pub name: String,
-    /// Book value after the shock and roll minus the base value.
-    pub pnl: f64,
-    /// Book value after the shock and roll.
-    pub value: f64,
+    /// Book value after the shock and roll minus the base value; `None` (`null` in JSON) where
+    /// some position has no price on the shocked surface (see `no_price`).
+    pub pnl: Option<f64>,
+    /// Book value after the shock and roll (`None` as `pnl`).
+    pub value: Option<f64>,
+    /// Why the scenario has no value: the position without a price and the surface's answer.
+    pub no_price: Option<String>,
     /// The roll (days).
     pub roll_days: f64,
     /// No plane point of the shocked surface fails.
@@ -736,8 +754,12 @@ fn book_value(
 
 /// The spot × vol P&L grid of a book by full revaluation on [`Bumped`] surfaces.
 ///
+/// A cell where some position has no price is `None` with its reason in
+/// [`PnlGrid::no_price`]: the rest of the grid stands.
+///
 /// # Errors
-/// [`ScenarioError::NoPrice`] naming the cell (`grid spot=… vol=…`) or `base` and the position.
+/// [`ScenarioError::NoPrice`] naming `base` and the position when the book has no value on
+/// the base surface itself.
 pub fn pnl_grid(
     surface: &dyn VolSurface,
     positions: &[Position],
@@ -746,6 +768,7 @@ pub fn pnl_grid(
 ) -> Result<PnlGrid, ScenarioError> {
     let base_value = book_value(surface, positions, 0.0, "base")?;
     let mut pnl = Vec::with_capacity(grid.spot_shifts.len());
+    let mut no_price = Vec::new();
     for &s in &grid.spot_shifts {
         let mut row = Vec::with_capacity(grid.vol_shifts.len());
         for &e in &grid.vol_shifts {
@@ -756,7 +779,17 @@ pub fn pnl_grid(
                 dynamics,
             };
             let name = format!("grid spot={s:+} vol={e:+}");
-            row.push(book_value(&b, positions, 0.0, &name)? - base_value);
+            match book_value(&b, positions, 0.0, &name) {
+                Ok(v) => row.push(Some(v - base_value)),
+                Err(e_) => {
+                    row.push(None);
+                    no_price.push(NoPriceCell {
+                        spot_shift: s,
+                        vol_shift: e,
+                        reason: e_.to_string(),
+                    });
+                }
+            }
         }
         pnl.push(row);
     }
@@ -765,6 +798,7 @@ pub fn pnl_grid(
         vol_shifts: grid.vol_shifts.clone(),
         pnl,
         base_value,
+        no_price,
     })
 }
 
@@ -803,8 +837,12 @@ fn fitted_scan_grid(surface: &FittedSurface) -> (Vec<f64>, PlaneGrid) {
 /// shocked surface, scanned on the positions' expiries (use [`run_fitted`] for a fitted
 /// surface's own expiries and quoted range).
 ///
+/// A grid cell or a scenario where some position has no price is reported without a P&L
+/// (`None`, with the reason), the rest stands.
+///
 /// # Errors
-/// [`ScenarioError::NoPrice`] naming the scenario and the position without a price.
+/// [`ScenarioError::NoPrice`] when the book has no value on the base surface;
+/// [`ScenarioError::Spec`] for a scenario whose roll is not finite and ≥ 0.
 ///
 /// ```
 /// use volfit::risk::greeks::{Dynamics, Position};
@@ -823,7 +861,11 @@ fn fitted_scan_grid(surface: &FittedSurface) -> (Vec<f64>, PlaneGrid) {
 /// let r = run(&Flat, &book, Dynamics::StickyStrike, &spec)?;
 /// let want = 2.0 * (black_price(OptionKind::Call, 110.0, 100.0, 0.5, 0.25)
 ///     - black_price(OptionKind::Call, 100.0, 100.0, 0.5, 0.2));
-/// assert!((r.grid.pnl[1][0] - want).abs() < 1e-12);
+/// assert!((r.grid.pnl[1][0].unwrap() - want).abs() < 1e-12);
+/// // A vol shift of −25 points leaves a 20 % vol no price: that cell is None, with a reason.
+/// let r = run(&Flat, &book, Dynamics::StickyStrike, &ScenarioSpec::parse("spot=0,vol=-0.25;0")?)?;
+/// assert_eq!(r.grid.pnl[0][0], None);
+/// assert!(r.grid.no_price[0].reason.contains("no vol"));
 /// # Ok::<(), volfit::risk::scenario::ScenarioError>(())
 /// ```
 pub fn run(
@@ -906,13 +948,18 @@ fn run_one(
         shock: &sc.shock,
         dynamics,
     };
-    let value = book_value(&shocked, positions, sc.roll_days / DAYS_PER_YEAR, &sc.name)?;
+    let (value, no_price) =
+        match book_value(&shocked, positions, sc.roll_days / DAYS_PER_YEAR, &sc.name) {
+            Ok(v) => (Some(v), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
     let scan = plane_scan(&shocked, ts, scan_grid.clone());
     let n = failing(&scan);
     Ok(ScenarioResult {
         name: sc.name.clone(),
-        pnl: value - base_value,
+        pnl: value.map(|v| v - base_value),
         value,
+        no_price,
         roll_days: sc.roll_days,
         arbitrage_free: n == 0,
         failing_points: n,

@@ -222,7 +222,7 @@ fn time_or_zero(t: f64) -> bool {
     t.is_finite() && t >= 0.0
 }
 
-fn positive(what: &'static str, value: f64) -> Result<f64, QueryError> {
+pub(crate) fn positive(what: &'static str, value: f64) -> Result<f64, QueryError> {
     if !value.is_finite() {
         Err(QueryError::NonFinite { what, value })
     } else if !(value > 0.0) {

@@ -76,7 +76,7 @@ fn grid_matches_black_at_the_shifted_vol() {
                         p.quantity * black_price(p.kind, f, p.strike, p.t, vol)
                     })
                     .sum();
-                let err = (r.grid.pnl[i][j] - (value - base)).abs() / gross;
+                let err = (r.grid.pnl[i][j].expect("a price in every cell") - (value - base)).abs() / gross;
                 worst = worst.max(err);
             }
         }
@@ -86,9 +86,9 @@ fn grid_matches_black_at_the_shifted_vol() {
         );
         // A sticky-strike spot move leaves the ATM straddle's vol alone but the book's value
         // still moves: the grid is not flat.
-        assert!(r.grid.pnl[0][1].abs() > 1e-3 * gross, "{:?}", r.grid.pnl);
+        assert!(r.grid.pnl[0][1].unwrap().abs() > 1e-3 * gross, "{:?}", r.grid.pnl);
         assert!(
-            r.grid.pnl[2][1].abs() < 1e-12 * gross,
+            r.grid.pnl[2][1].unwrap().abs() < 1e-12 * gross,
             "zero shift, zero P&L"
         );
     }
@@ -346,17 +346,18 @@ fn big_negative_tilt_is_reported_as_arbitrage_and_a_mild_shock_is_not() {
     let base = s.plane_scan();
     let base_failing: usize = base.by_region.iter().sum();
     let zero = &r.named[0];
-    assert!(zero.pnl.abs() < 1e-12 * zero.value.abs(), "{}", zero.pnl);
+    let (zero_pnl, zero_value) = (zero.pnl.unwrap(), zero.value.unwrap());
+    assert!(zero_pnl.abs() < 1e-12 * zero_value.abs(), "{zero_pnl}");
     assert_eq!(zero.failing_points, base_failing);
     assert_eq!(zero.base_failing_points, base_failing);
     assert_eq!(zero.points, base.points);
     let up = &r.named[1];
     // A parallel shock is the grid's vol shift (Bumped), by another road.
-    let bumped = r.grid.pnl[0][1];
+    let bumped = r.grid.pnl[0][1].unwrap();
+    let up_pnl = up.pnl.unwrap();
     assert!(
-        (up.pnl - bumped).abs() < 1e-10 * bumped.abs(),
-        "{} vs {bumped}",
-        up.pnl
+        (up_pnl - bumped).abs() < 1e-10 * bumped.abs(),
+        "{up_pnl} vs {bumped}"
     );
     assert!(bumped.abs() > 0.0);
     let big = &r.named[2];
@@ -399,7 +400,7 @@ fn time_roll_follows_the_theta_convention() {
         })
         .sum();
     let want = theta / DAYS_PER_YEAR;
-    let got = r.named[0].pnl;
+    let got = r.named[0].pnl.unwrap();
     assert!(
         (got - want).abs() < 0.05 * want.abs(),
         "1-day roll {got} vs theta/365.25 {want}"
@@ -421,7 +422,7 @@ fn time_roll_follows_the_theta_convention() {
     };
     let r = run(s, &short, Dynamics::StickyStrike, &spec).unwrap();
     let intrinsic = 0.1 * s.forward(0.01);
-    assert!((r.named[0].value - intrinsic).abs() < 1e-9 * intrinsic);
+    assert!((r.named[0].value.unwrap() - intrinsic).abs() < 1e-9 * intrinsic);
 }
 
 /// Two consecutive January snapshots, SVI per expiry.
@@ -532,4 +533,49 @@ fn parametric_summary_moves_the_tenor_atm_by_the_observed_change() {
         mb.rr25.unwrap()
     );
     assert!((rr - mb.rr25.unwrap()).abs() < 0.2 * d_rr.abs().max(1e-3));
+}
+
+#[test]
+fn cells_and_scenarios_without_a_price_are_reported_and_the_rest_stands() {
+    // A vol shift of −60 points takes every January BTC vol (≈ 35–90 %) below zero somewhere:
+    // those cells have no P&L (with the position and the surface's answer); the other cells
+    // are the same numbers as a grid without them.
+    let s = january_surface();
+    let positions = book(s);
+    let full = ScenarioSpec::parse("spot=-0.1;0;0.1,vol=-0.6;0;0.02").unwrap();
+    let r = run(s, &positions, Dynamics::StickyStrike, &full).unwrap();
+    let clean = run(
+        s,
+        &positions,
+        Dynamics::StickyStrike,
+        &ScenarioSpec::parse("spot=-0.1;0;0.1,vol=0;0.02").unwrap(),
+    )
+    .unwrap();
+    for i in 0..3 {
+        assert_eq!(r.grid.pnl[i][0], None, "{:?}", r.grid.pnl);
+        assert_eq!(r.grid.pnl[i][1..], clean.grid.pnl[i][..]);
+    }
+    assert_eq!(r.grid.no_price.len(), 3);
+    assert!(r.grid.no_price.iter().all(|c| c.vol_shift == -0.6
+        && c.reason.contains("position")
+        && c.reason.contains("no vol")));
+    let json = serde_json::to_value(&r).unwrap();
+    assert!(json["pnl"][0][0].is_null() && json["pnl"][0][1].is_number());
+    // A named scenario without a price: no P&L, its reason; its scan still runs.
+    let spec = ScenarioSpec {
+        scenarios: vec![Scenario {
+            name: "vol crush".into(),
+            shock: Shock {
+                vol: -0.6,
+                ..Shock::default()
+            },
+            roll_days: 0.0,
+        }],
+        ..full
+    };
+    let r = run(s, &positions, Dynamics::StickyStrike, &spec).unwrap();
+    let n = &r.named[0];
+    assert_eq!((n.pnl, n.value), (None, None));
+    assert!(n.no_price.as_deref().is_some_and(|w| w.contains("vol crush")));
+    assert!(n.points > 0);
 }
