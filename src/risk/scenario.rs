@@ -643,14 +643,25 @@ impl ScenarioSpec {
     #[cfg(feature = "cli")]
     pub fn from_toml(text: &str, source: &str) -> Result<Self, ScenarioError> {
         let file: SpecFile = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            let at = e.span().map(|s| s.start.min(text.len()));
+            let line = at.map(|a| text[..a].lines().count().max(1));
             let src = match line {
                 Some(l) => format!("{source}:{l}"),
                 None => source.to_string(),
             };
-            spec_err(&src, "toml", e.message().to_string())
+            // The field: the key of the line the error points into (`tilt = "big"`).
+            let key = at.and_then(|a| {
+                let start = text[..a].rfind('\n').map_or(0, |i| i + 1);
+                let end = text[a..].find('\n').map_or(text.len(), |i| a + i);
+                let (k, _) = text[start..end].split_once('=')?;
+                let k = k.trim();
+                (!k.is_empty()).then(|| k.to_string())
+            });
+            spec_err(
+                &src,
+                key.as_deref().unwrap_or("toml"),
+                e.message().to_string(),
+            )
         })?;
         let mut grid = GridSpec::default();
         if let Some(g) = file.grid {

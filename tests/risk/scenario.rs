@@ -76,7 +76,8 @@ fn grid_matches_black_at_the_shifted_vol() {
                         p.quantity * black_price(p.kind, f, p.strike, p.t, vol)
                     })
                     .sum();
-                let err = (r.grid.pnl[i][j].expect("a price in every cell") - (value - base)).abs() / gross;
+                let err = (r.grid.pnl[i][j].expect("a price in every cell") - (value - base)).abs()
+                    / gross;
                 worst = worst.max(err);
             }
         }
@@ -86,7 +87,11 @@ fn grid_matches_black_at_the_shifted_vol() {
         );
         // A sticky-strike spot move leaves the ATM straddle's vol alone but the book's value
         // still moves: the grid is not flat.
-        assert!(r.grid.pnl[0][1].unwrap().abs() > 1e-3 * gross, "{:?}", r.grid.pnl);
+        assert!(
+            r.grid.pnl[0][1].unwrap().abs() > 1e-3 * gross,
+            "{:?}",
+            r.grid.pnl
+        );
         assert!(
             r.grid.pnl[2][1].unwrap().abs() < 1e-12 * gross,
             "zero shift, zero P&L"
@@ -95,21 +100,32 @@ fn grid_matches_black_at_the_shifted_vol() {
 }
 
 #[test]
-fn a_vol_shift_without_price_is_an_error_naming_cell_and_position() {
+fn a_vol_shift_without_price_names_cell_and_position() {
     let s = january_surface();
     let positions = book(s);
     let spec = ScenarioSpec::parse("spot=0,vol=-2").unwrap();
-    let e = run(s, &positions, Dynamics::StickyStrike, &spec).unwrap_err();
-    match &e {
+    let r = run(s, &positions, Dynamics::StickyStrike, &spec).unwrap();
+    assert_eq!(r.grid.pnl, vec![vec![None]]);
+    let cell = &r.grid.no_price[0];
+    assert_eq!((cell.spot_shift, cell.vol_shift), (0.0, -2.0));
+    assert!(
+        cell.reason.contains("vol=-2") && cell.reason.contains("position 0"),
+        "{}",
+        cell.reason
+    );
+    // With no price on the base surface itself there is no grid at all: an error.
+    let dead = [Position {
+        kind: OptionKind::Call,
+        strike: -1.0,
+        t: 0.1,
+        quantity: 1.0,
+    }];
+    match run(s, &dead, Dynamics::StickyStrike, &spec).unwrap_err() {
         ScenarioError::NoPrice {
             scenario, position, ..
-        } => {
-            assert!(scenario.contains("vol=-2"), "{scenario}");
-            assert_eq!(*position, 0);
-        }
+        } => assert_eq!((scenario.as_str(), position), ("base", 0)),
         other => panic!("{other}"),
     }
-    assert!(e.to_string().contains("position 0"), "{e}");
 }
 
 #[test]
@@ -576,6 +592,10 @@ fn cells_and_scenarios_without_a_price_are_reported_and_the_rest_stands() {
     let r = run(s, &positions, Dynamics::StickyStrike, &spec).unwrap();
     let n = &r.named[0];
     assert_eq!((n.pnl, n.value), (None, None));
-    assert!(n.no_price.as_deref().is_some_and(|w| w.contains("vol crush")));
+    assert!(
+        n.no_price
+            .as_deref()
+            .is_some_and(|w| w.contains("vol crush"))
+    );
     assert!(n.points > 0);
 }
