@@ -161,3 +161,34 @@ fn extreme_but_valid_prices_are_inverted() {
     let v = implied_vol(OptionKind::Call, p, 1.0, 50.0, 2.0).unwrap();
     assert!(rel(v, 3.0) < 1e-13, "{v}");
 }
+
+/// Near the money at small total vol (issue 19's case): `x = ln(F/K) = 0.00995` and
+/// `h = x/s ≈ −2`, where an absolute half-ulp error in `x` (from `ln` of the rounded ratio) is
+/// 1e-14 relative and the price magnifies it by `h²`. The price here is mpmath's at 60 digits
+/// (`K·Φ(−d2) − F·Φ(−d1)` with the exact double inputs), rounded to the nearest double.
+#[test]
+fn near_the_money_small_total_vol_prices_and_inverts_to_a_few_ulps() {
+    let (f, k, t, s) = (90_000.0, 89_104.485, 1.0, 0.005);
+    let want = 3.801_749_579_533_752;
+    let ulp = |x: f64| f64::from_bits(x.to_bits() + 1) - x;
+    let p = black_price(OptionKind::Put, f, k, t, s);
+    let err_ulps = (p - want).abs() / ulp(want);
+    eprintln!("price at σ: {err_ulps} ulps");
+    assert!(err_ulps <= 8.0, "price {p} vs {want}: {err_ulps} ulps");
+    let v = implied_vol(OptionKind::Put, want, f, k, t).unwrap();
+    let vol_ulps = (v - s).abs() / ulp(s);
+    assert!(vol_ulps <= 8.0, "vol {v}: {vol_ulps} ulps of σ");
+    // Repriced at the recovered vol: the vol's own error times the price's elasticity
+    // `∂ln P/∂ln σ = 6.36` here (1/conditioning), plus the pricing's few ulps.
+    let back = black_price(OptionKind::Put, f, k, t, v);
+    let elasticity = 1.0 / conditioning(OptionKind::Put, f, k, t, s);
+    let allowed = elasticity * (v - s).abs() / s * want + 16.0 * ulp(want);
+    assert!(
+        (back - want).abs() <= allowed,
+        "repriced {back} vs {want} (allowed {allowed:e})"
+    );
+    eprintln!(
+        "price {err_ulps} ulps, vol {vol_ulps} ulps of σ, repriced {} ulps",
+        (back - want).abs() / ulp(want)
+    );
+}
