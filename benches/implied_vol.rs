@@ -1,4 +1,5 @@
-//! Implied-volatility throughput: the same 100 000 options through volfit (scalar, batch,
+//! Implied-volatility throughput: the same 100 000 options (and, in a second group, the
+//! 1,431-option grid of issue 19) through volfit (scalar, batch,
 //! rayon) and through the `implied-vol` crate (its default hybrid solver and its Jäckel solver).
 //!
 //! Inputs: σ log-uniform in [0.05, 2], T log-uniform in [1 day, 5 years], ln(K/F) uniform within
@@ -64,8 +65,9 @@ fn inputs() -> Inputs {
     inp
 }
 
-fn bench(c: &mut Criterion) {
-    let inp = inputs();
+/// Every solver on the same options, in one group.
+fn solvers(c: &mut Criterion, name: &str, inp: &Inputs) {
+    let n = inp.prices.len();
     let batch = BatchInput {
         kinds: &inp.kinds,
         prices: &inp.prices,
@@ -73,14 +75,14 @@ fn bench(c: &mut Criterion) {
         strikes: &inp.strikes,
         times: &inp.times,
     };
-    let mut out = vec![Ok(0.0); N];
-    let mut g = c.benchmark_group("implied_vol_100k");
-    g.throughput(Throughput::Elements(N as u64));
+    let mut out = vec![Ok(0.0); n];
+    let mut g = c.benchmark_group(name);
+    g.throughput(Throughput::Elements(n as u64));
     g.sample_size(20);
     g.bench_function("volfit_scalar", |b| {
         b.iter(|| {
             let mut acc = 0.0;
-            for i in 0..N {
+            for i in 0..n {
                 acc += implied_vol(
                     inp.kinds[i],
                     inp.prices[i],
@@ -105,7 +107,7 @@ fn bench(c: &mut Criterion) {
             black_box(&out);
         });
     });
-    let peers: Vec<ImpliedBlackVolatility> = (0..N)
+    let peers: Vec<ImpliedBlackVolatility> = (0..n)
         .map(|i| {
             ImpliedBlackVolatility::builder()
                 .option_price(inp.prices[i])
@@ -136,7 +138,57 @@ fn bench(c: &mut Criterion) {
         });
     });
     g.finish();
+}
 
+/// The 1,431-option grid of issue 19: 9 expiries × 3 vols × 53 strikes at
+/// `z = ln(K/F)/(σ√T)` evenly spaced in `[−3, 3]`, out of the money (puts below the forward),
+/// F = 100: the size of one real chain, deterministic, every price attainable.
+fn grid_1431() -> Inputs {
+    const TIMES: [f64; 9] = [
+        1.0 / 365.0,
+        7.0 / 365.0,
+        1.0 / 12.0,
+        0.25,
+        0.5,
+        1.0,
+        2.0,
+        5.0,
+        10.0,
+    ];
+    const VOLS: [f64; 3] = [0.1, 0.3, 0.8];
+    let mut inp = Inputs {
+        kinds: Vec::new(),
+        prices: Vec::new(),
+        forwards: Vec::new(),
+        strikes: Vec::new(),
+        times: Vec::new(),
+    };
+    for t in TIMES {
+        for vol in VOLS {
+            for i in 0..53 {
+                let z = -3.0 + 6.0 * f64::from(i) / 52.0;
+                let k = 100.0 * (z * vol * t.sqrt()).exp();
+                let kind = if k < 100.0 {
+                    OptionKind::Put
+                } else {
+                    OptionKind::Call
+                };
+                inp.kinds.push(kind);
+                inp.prices.push(black_price(kind, 100.0, k, t, vol));
+                inp.forwards.push(100.0);
+                inp.strikes.push(k);
+                inp.times.push(t);
+            }
+        }
+    }
+    assert_eq!(inp.prices.len(), 1431);
+    inp
+}
+
+fn bench(c: &mut Criterion) {
+    let inp = inputs();
+    solvers(c, "implied_vol_100k", &inp);
+    solvers(c, "implied_vol_grid_1431", &grid_1431());
     // The forward direction on the same options: the price function's hot path.
     let vols: Vec<f64> = (0..N)
         .map(|i| {

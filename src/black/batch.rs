@@ -2,8 +2,8 @@
 //!
 //! [`implied_vol_batch`] works on structure-of-arrays input (one slice per field) and writes
 //! into a caller-provided output slice, so a calibration can reuse its buffers;
-//! [`implied_vol_par`] splits the same work over rayon's thread pool in chunks large enough to
-//! amortise scheduling.
+//! [`implied_vol_par`] splits the same work over rayon's thread pool: about four tasks per
+//! worker, of 128 to 4,096 options (so a 1,431-option chain uses both cores of a laptop).
 
 use super::lets_be_rational::{Guess, HOUSEHOLDER_ITERATIONS, householder_step, initial_guess};
 use super::{ImpliedVolError, Normalised, OptionKind};
@@ -164,8 +164,21 @@ fn solve_chunk(
     }
 }
 
-/// Options per rayon task: large enough that scheduling costs < 1% of the work.
+/// The most options per rayon task (larger batches are cut into more tasks, never larger ones).
 const PAR_CHUNK: usize = 4096;
+/// The fewest options per rayon task: 128 inversions take ~25 µs, two orders of magnitude
+/// above the cost of stealing a task, so splitting a batch down to this size still pays.
+const PAR_MIN_CHUNK: usize = 4 * LANES;
+
+/// Options per rayon task for a batch of `n` on `threads` workers: about four tasks per worker
+/// (so an uneven split or a busy worker costs at most a quarter of the share), a multiple of
+/// [`LANES`], between [`PAR_MIN_CHUNK`] and [`PAR_CHUNK`].
+fn par_chunk(n: usize, threads: usize) -> usize {
+    let per_task = n.div_ceil(4 * threads.max(1));
+    per_task
+        .next_multiple_of(LANES)
+        .clamp(PAR_MIN_CHUNK, PAR_CHUNK)
+}
 
 /// Implied Black volatilities of a batch on rayon's thread pool, into `out`.
 ///
@@ -189,10 +202,14 @@ pub fn implied_vol_par(
     out: &mut [Result<f64, ImpliedVolError>],
 ) -> Result<(), LengthMismatch> {
     input.check(out.len())?;
-    out.par_chunks_mut(PAR_CHUNK)
+    let chunk_len = par_chunk(out.len(), rayon::current_num_threads());
+    if out.len() <= chunk_len {
+        return implied_vol_batch(input, out);
+    }
+    out.par_chunks_mut(chunk_len)
         .enumerate()
         .for_each(|(c, chunk)| {
-            let lo = c * PAR_CHUNK;
+            let lo = c * chunk_len;
             let hi = lo + chunk.len();
             let sub = BatchInput {
                 kinds: &input.kinds[lo..hi],
@@ -205,4 +222,67 @@ pub fn implied_vol_par(
             let _ = implied_vol_batch(&sub, chunk);
         });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::black_price;
+
+    #[test]
+    fn chunks_split_small_batches_across_workers() {
+        // 1,431 options on 2 workers: 8 tasks of 192 (the last shorter), not one of 4,096.
+        assert_eq!(par_chunk(1431, 2), 192);
+        assert_eq!(1431usize.div_ceil(par_chunk(1431, 2)), 8);
+        // Never below 128 nor above 4,096, always a multiple of the lane count.
+        assert_eq!(par_chunk(10, 2), PAR_MIN_CHUNK);
+        assert_eq!(par_chunk(10_000_000, 2), PAR_CHUNK);
+        for n in [1, 31, 33, 500, 1431, 9_999, 123_457] {
+            for threads in [0, 1, 2, 3, 8, 64] {
+                let c = par_chunk(n, threads);
+                assert!(c.is_multiple_of(LANES) && (PAR_MIN_CHUNK..=PAR_CHUNK).contains(&c));
+            }
+        }
+    }
+
+    #[test]
+    fn parallel_equals_sequential_bit_for_bit() {
+        for n in [1, 127, 129, 1431, 5000] {
+            let strikes: Vec<f64> = (0..n).map(|i| 60.0 + 80.0 * i as f64 / n as f64).collect();
+            let kinds: Vec<OptionKind> = strikes
+                .iter()
+                .map(|&k| {
+                    if k < 100.0 {
+                        OptionKind::Put
+                    } else {
+                        OptionKind::Call
+                    }
+                })
+                .collect();
+            let prices: Vec<f64> = strikes
+                .iter()
+                .zip(&kinds)
+                .map(|(&k, &kind)| {
+                    black_price(kind, 100.0, k, 0.5, 0.2 + 0.001 * (k - 100.0).abs())
+                })
+                .collect();
+            let (forwards, times) = (vec![100.0; n], vec![0.5; n]);
+            let input = BatchInput {
+                kinds: &kinds,
+                prices: &prices,
+                forwards: &forwards,
+                strikes: &strikes,
+                times: &times,
+            };
+            let (mut seq, mut par) = (vec![Ok(0.0); n], vec![Ok(0.0); n]);
+            implied_vol_batch(&input, &mut seq).unwrap();
+            implied_vol_par(&input, &mut par).unwrap();
+            for (i, (a, b)) in seq.iter().zip(&par).enumerate() {
+                match (a, b) {
+                    (Ok(a), Ok(b)) => assert_eq!(a.to_bits(), b.to_bits(), "n = {n}, i = {i}"),
+                    (a, b) => assert_eq!(a.is_ok(), b.is_ok(), "n = {n}, i = {i}"),
+                }
+            }
+        }
+    }
 }
