@@ -20,6 +20,9 @@ fn bench(c: &mut Criterion) {
         "deribit/deribit_options_snapshot_20251230T173115Z.csv",
         "spx_gatheral/spx_ivols_20050915.csv",
         "spx_cboe_2011/SPX-Options-24jan2011.csv",
+        // The densest chain here (39 expiries, 5,840 quotes): the nearest to issue 19's SPX
+        // 2025-08-18 file (54 expiries, 9,983 quotes), which is not in the shared data.
+        "spx_gatheral/spx_ivols_20191220.csv",
     ] {
         let p = root.join("../shared/data").join(f);
         if p.exists() {
