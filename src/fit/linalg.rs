@@ -4,29 +4,6 @@
 //! Levenberg–Marquardt algorithm: implementation and theory*, 1978, §3; MINPACK's `qrsolv`).
 //! Working on `R` rather than on `JᵀJ` keeps the condition number of `J`, not its square.
 
-/// `Σ aᵢbᵢ` with four independent partial sums: a sequential floating-point sum is one chain
-/// of dependent additions (one add latency per element, and the compiler may not reorder it),
-/// four chains overlap. Same accuracy class as the sequential sum (error `≤ γₙ Σ|aᵢbᵢ|`).
-#[inline]
-pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0f64; 4];
-    let (ac, ar) = a.split_at(n - n % 4);
-    let (bc, br) = b.split_at(n - n % 4);
-    for (x, y) in ac.chunks_exact(4).zip(bc.chunks_exact(4)) {
-        acc[0] += x[0] * y[0];
-        acc[1] += x[1] * y[1];
-        acc[2] += x[2] * y[2];
-        acc[3] += x[3] * y[3];
-    }
-    let mut tail = 0.0;
-    for (x, y) in ar.iter().zip(br) {
-        tail += x * y;
-    }
-    (acc[0] + acc[2]) + (acc[1] + acc[3]) + tail
-}
-
 /// Householder QR of the column-major `m × n` matrix `a` (`m ≥ n`), in place: on return the
 /// strict upper triangle of `a`'s first `n` rows holds `R` above the diagonal, `rdiag` the
 /// diagonal of `R`, and the columns below the diagonal the Householder vectors (with `beta`
@@ -43,7 +20,7 @@ pub(crate) fn householder_qr(
     for j in 0..n {
         let (head, tail) = a.split_at_mut((j + 1) * m);
         let col = &mut head[j * m..];
-        let norm = dot(&col[j..], &col[j..]).sqrt();
+        let norm = col[j..].iter().map(|v| v * v).sum::<f64>().sqrt();
         if norm == 0.0 {
             rdiag[j] = 0.0;
             beta[j] = 0.0;
@@ -57,12 +34,22 @@ pub(crate) fn householder_qr(
         rdiag[j] = alpha;
         for k in 0..n - j - 1 {
             let c = &mut tail[k * m..(k + 1) * m];
-            let s = dot(&col[j..], &c[j..]) * b;
+            let s: f64 = col[j..]
+                .iter()
+                .zip(&c[j..])
+                .map(|(v, x)| v * x)
+                .sum::<f64>()
+                * b;
             for (x, v) in c[j..].iter_mut().zip(&col[j..]) {
                 *x -= s * v;
             }
         }
-        let s = dot(&col[j..], &qtr[j..m]) * b;
+        let s: f64 = col[j..]
+            .iter()
+            .zip(&qtr[j..m])
+            .map(|(v, x)| v * x)
+            .sum::<f64>()
+            * b;
         for (x, v) in qtr[j..m].iter_mut().zip(&col[j..]) {
             *x -= s * v;
         }

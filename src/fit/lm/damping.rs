@@ -98,3 +98,7 @@ pub(super) fn newton_denominator(ws: &mut Workspace, n: usize, p: f64) -> f64 {
     st_solve(&ws.s, n, &ws.zz, &mut ws.w);
     ws.w[..n].iter().map(|v| v * v).sum()
 }
+
+pub(super) fn norm(v: &[f64]) -> f64 {
+    v.iter().map(|x| x * x).sum::<f64>().sqrt()
+}

@@ -37,7 +37,9 @@
 
 mod damping;
 
-use super::linalg::{dot, householder_qr, r_times};
+use damping::norm;
+
+use super::linalg::{householder_qr, r_times};
 use super::views::{JacobianMatrix, ParamVector, ResidualVector};
 use argmin::core::{
     Error, IterState, Jacobian, KV, Operator, Problem, Solver, TerminationReason, TerminationStatus,
@@ -241,7 +243,7 @@ where
             .into());
         }
         let jac = problem.jacobian(&x)?;
-        let cost = 0.5 * dot(r.as_slice(), r.as_slice());
+        let cost = 0.5 * r.as_slice().iter().map(|v| v * v).sum::<f64>();
         self.ws = Workspace {
             m,
             n,
@@ -304,13 +306,13 @@ where
         let xs = x.as_slice();
         for j in 0..n {
             let col = &a[j * m..(j + 1) * m];
-            let c = dot(col, col).sqrt();
+            let c = norm(col);
             ws.cnorm[j] = c;
             ws.diag[j] = ws.diag[j].max(c);
             if ws.diag[j] == 0.0 {
                 ws.diag[j] = 1.0;
             }
-            let g = dot(col, rs);
+            let g: f64 = col.iter().zip(rs).map(|(p, q)| p * q).sum();
             ws.grad[j] = g;
             let at_lower = self.lower.get(j).is_some_and(|&lo| xs[j] <= lo && g > 0.0);
             let at_upper = self.upper.get(j).is_some_and(|&hi| xs[j] >= hi && g < 0.0);
@@ -429,7 +431,7 @@ where
             let pred = -zr - 0.5 * ws.rdelta.iter().map(|v| v * v).sum::<f64>();
             let (rho, r_new, cost_new) = if pred > 0.0 {
                 let r_new = problem.apply(&x_new)?;
-                let cost_new = 0.5 * dot(r_new.as_slice(), r_new.as_slice());
+                let cost_new = 0.5 * r_new.as_slice().iter().map(|v| v * v).sum::<f64>();
                 let rho = if cost_new.is_finite() {
                     (cost - cost_new) / pred
                 } else {
