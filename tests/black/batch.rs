@@ -3,7 +3,14 @@ use volfit::{OptionKind, black_price, implied_vol};
 
 #[test]
 fn batch_and_parallel_agree_bit_for_bit_with_scalar() {
-    let n = 20_011; // not a multiple of any chunk size
+    // Below, at and above one 128-option task; a 1,431-option chain (8 tasks on 2 workers);
+    // 20,011, not a multiple of any chunk size.
+    for n in [1, 127, 129, 1431, 5000, 20_011] {
+        agree_bit_for_bit(n);
+    }
+}
+
+fn agree_bit_for_bit(n: usize) {
     let mut kinds = Vec::new();
     let mut prices = Vec::new();
     let mut strikes = Vec::new();
@@ -44,8 +51,8 @@ fn batch_and_parallel_agree_bit_for_bit_with_scalar() {
     implied_vol_par(&input, &mut par).unwrap();
     for i in 0..n {
         let scalar = implied_vol(kinds[i], prices[i], 100.0, strikes[i], times[i]);
-        assert_eq!(batch[i], scalar, "batch {i}");
-        assert_eq!(par[i], scalar, "par {i}");
+        assert_eq!(batch[i], scalar, "n = {n}, batch {i}");
+        assert_eq!(par[i], scalar, "n = {n}, par {i}");
     }
 }
 
