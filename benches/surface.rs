@@ -1,6 +1,7 @@
 //! The fitted surface: `vol(K, T)` query time against `volsurf`'s `PiecewiseSurface` holding
 //! the same SVI expiries (same parameters, forwards and times), in one criterion run; and the
-//! build time of a surface (ingest excluded) for each real chain.
+//! build time of a surface (ingest excluded) for each real chain. The default (SVI + spline)
+//! surface's query is timed beside them.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -41,7 +42,14 @@ fn bench(c: &mut Criterion) {
     // Query: the SPX 2005 surface (8 expiries), 1 000 (K, T) points across strikes and times,
     // inside the expiry range (both libraries interpolate linearly in total variance there).
     let (_, spx) = &all[0];
-    let (ours, _) = calibrate_surface(spx, &SurfaceOptions::default()).expect("surface");
+    // Raw SVI per expiry, so that volsurf can hold the very same smiles; the default
+    // (spline-corrected) surface's query is timed beside it.
+    let svi = SurfaceOptions {
+        model: SurfaceModel::Svi,
+        ..SurfaceOptions::default()
+    };
+    let (ours, _) = calibrate_surface(spx, &svi).expect("surface");
+    let (spline, _) = calibrate_surface(spx, &SurfaceOptions::default()).expect("surface");
     let mut tenors = Vec::new();
     let mut smiles: Vec<Box<dyn SmileSection>> = Vec::new();
     for s in ours.slices() {
@@ -95,6 +103,14 @@ fn bench(c: &mut Criterion) {
                         .black_vol(volsurf::Tenor(black_box(t)), volsurf::Strike(black_box(k)))
                         .map_or(0.0, |v| v.0)
                 })
+                .sum::<f64>()
+        });
+    });
+    g.bench_function("volfit_FittedSurface_spline_vol_x1000", |b| {
+        b.iter(|| {
+            queries
+                .iter()
+                .map(|&(k, t)| spline.vol(black_box(k), black_box(t)))
                 .sum::<f64>()
         });
     });
