@@ -20,16 +20,11 @@ pub(crate) fn householder_qr(
     for j in 0..n {
         let (head, tail) = a.split_at_mut((j + 1) * m);
         let col = &mut head[j * m..];
-        let norm = col[j..].iter().map(|v| v * v).sum::<f64>().sqrt();
-        if norm == 0.0 {
+        let Some((alpha, b)) = reflector(&mut col[j..]) else {
             rdiag[j] = 0.0;
             beta[j] = 0.0;
             continue;
-        }
-        let alpha = if col[j] > 0.0 { -norm } else { norm };
-        col[j] -= alpha;
-        // v = col[j..m]; H = I − β v vᵀ with β = 1/(−α·v₀) = 2/‖v‖².
-        let b = -1.0 / (alpha * col[j]);
+        };
         beta[j] = b;
         rdiag[j] = alpha;
         // The reflections of the remaining columns, four at a time: their dot products with
@@ -64,21 +59,30 @@ pub(crate) fn householder_qr(
             k += 4;
         }
         for k in k..rest {
-            let c = &mut tail[k * m..(k + 1) * m];
-            let s: f64 = v.iter().zip(&c[j..]).map(|(v, x)| v * x).sum::<f64>() * b;
-            for (x, v) in c[j..].iter_mut().zip(v) {
-                *x -= s * v;
-            }
+            reflect(v, b, &mut tail[k * m + j..(k + 1) * m]);
         }
-        let s: f64 = col[j..]
-            .iter()
-            .zip(&qtr[j..m])
-            .map(|(v, x)| v * x)
-            .sum::<f64>()
-            * b;
-        for (x, v) in qtr[j..m].iter_mut().zip(&col[j..]) {
-            *x -= s * v;
-        }
+        reflect(v, b, &mut qtr[j..m]);
+    }
+}
+
+/// The Householder vector of the column (from the diagonal down) `x`, in place: `x₀ −= α` with
+/// `α = −sign(x₀)·‖x‖`, so that `H = I − β·v·vᵀ` with `v = x` and `β = 1/(−α·v₀) = 2/‖v‖²` maps
+/// the column to `α·e₀`. Returns `(α, β)`, `None` for a zero column.
+fn reflector(x: &mut [f64]) -> Option<(f64, f64)> {
+    let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+    if norm == 0.0 {
+        return None;
+    }
+    let alpha = if x[0] > 0.0 { -norm } else { norm };
+    x[0] -= alpha;
+    Some((alpha, -1.0 / (alpha * x[0])))
+}
+
+/// `x ← (I − β·v·vᵀ)·x` for one column `x` (the dot product a plain sequential sum).
+fn reflect(v: &[f64], b: f64, x: &mut [f64]) {
+    let s: f64 = v.iter().zip(&*x).map(|(v, x)| v * x).sum::<f64>() * b;
+    for (x, v) in x.iter_mut().zip(v) {
+        *x -= s * v;
     }
 }
 
@@ -202,7 +206,8 @@ mod tests {
     use super::*;
 
     /// The reference: one column at a time, each dot product a lone `Iterator::sum` (what
-    /// [`householder_qr`] computed before it took four columns per pass).
+    /// [`householder_qr`] computed before it took four columns per pass; the same
+    /// [`reflector`], so only the column loop under test differs).
     fn householder_qr_columnwise(
         a: &mut [f64],
         m: usize,
@@ -214,38 +219,17 @@ mod tests {
         for j in 0..n {
             let (head, tail) = a.split_at_mut((j + 1) * m);
             let col = &mut head[j * m..];
-            let norm = col[j..].iter().map(|v| v * v).sum::<f64>().sqrt();
-            if norm == 0.0 {
+            let Some((alpha, b)) = reflector(&mut col[j..]) else {
                 rdiag[j] = 0.0;
                 beta[j] = 0.0;
                 continue;
-            }
-            let alpha = if col[j] > 0.0 { -norm } else { norm };
-            col[j] -= alpha;
-            let b = -1.0 / (alpha * col[j]);
+            };
             beta[j] = b;
             rdiag[j] = alpha;
             for k in 0..n - j - 1 {
-                let c = &mut tail[k * m..(k + 1) * m];
-                let s = col[j..]
-                    .iter()
-                    .zip(&c[j..])
-                    .map(|(v, x)| v * x)
-                    .sum::<f64>()
-                    * b;
-                for (x, v) in c[j..].iter_mut().zip(&col[j..]) {
-                    *x -= s * v;
-                }
+                reflect(&col[j..], b, &mut tail[k * m + j..(k + 1) * m]);
             }
-            let s = col[j..]
-                .iter()
-                .zip(&qtr[j..m])
-                .map(|(v, x)| v * x)
-                .sum::<f64>()
-                * b;
-            for (x, v) in qtr[j..m].iter_mut().zip(&col[j..]) {
-                *x -= s * v;
-            }
+            reflect(&col[j..], b, &mut qtr[j..m]);
         }
     }
 
