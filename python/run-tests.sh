@@ -9,7 +9,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/pip" install -q --disable-pip-version-check "maturin>=1.16,<2" numpy pytest pandas \
-  nbmake nbclient ipykernel QuantLib py_lets_be_rational
+  nbmake nbclient ipykernel QuantLib py_lets_be_rational "dask[distributed]" pyarrow
 rm -rf ../target/wheels
 "$VENV/bin/maturin" build --release --quiet -o ../target/wheels
 "$VENV/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps ../target/wheels/volfit-*.whl

@@ -18,18 +18,21 @@ use pyo3::types::PyDict;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
+use volfit::config::CalibrateConfig;
 use volfit::fit::{FitOptions, Optimizer, SabrBeta, SabrOptions};
 use volfit::live::filter::COORDINATES;
+use volfit::live::tenor::{TENOR_DAYS, tenor_samples};
 use volfit::live::{FilterKind, TrackError, TrackerOptions};
 use volfit::models::sabr::{SabrExpansion, SabrParams};
+use volfit::output::{assign_components, write_atomic};
 use volfit::plot::{ChartInput, ImageFormat, render_all, write_report_html};
 use volfit::quotes::{Chain, Format, IngestReport, read_chains, read_chains_from_str};
 use volfit::risk::greeks::{Dynamics, inverse_greeks, option_greeks};
 use volfit::slice::SmileSlice;
 use volfit::surface::Num;
 use volfit::surface::{
-    Extrapolation, FittedSurface, RunReport, SurfaceModel, SurfaceOptions, VolSurface,
-    calibrate_surface,
+    CalibrationFailure, Extrapolation, FittedSurface, RunReport, SurfaceError, SurfaceModel,
+    SurfaceOptions, VolSurface, calibrate_surface, calibrate_surface_or_report,
 };
 use volfit::{Greeks, OptionKind};
 
@@ -323,6 +326,199 @@ fn choose(chains: Vec<Chain>, source: &str, underlying: Option<&str>) -> PyResul
                 .ok_or_else(|| err(format!("{source}: no quotes")))
         }
     }
+}
+
+/// The options of `volfit calibrate` from `CalibrateConfig`'s keys as JSON over the library
+/// defaults, and their complete table (what `report.json` echoes).
+fn calibration_options(options_json: &str) -> PyResult<(SurfaceOptions, CalibrateConfig)> {
+    let value: serde_json::Value = serde_json::from_str(options_json)
+        .map_err(|e| value_err(format!("calibration options: {e}")))?;
+    let given: CalibrateConfig = serde_json::from_value(value.clone()).map_err(|e| {
+        // serde names a bad value's variant, not its key: find the key that fails alone.
+        let key = value.as_object().and_then(|m| {
+            m.iter().find_map(|(k, v)| {
+                let one = serde_json::json!({ k.as_str(): v });
+                serde_json::from_value::<CalibrateConfig>(one)
+                    .err()
+                    .map(|e| (k.clone(), e))
+            })
+        });
+        match key {
+            Some((k, e)) => value_err(format!("calibration options: {k}: {e}")),
+            None => value_err(format!("calibration options: {e}")),
+        }
+    })?;
+    let mut opts = SurfaceOptions::default();
+    given
+        .apply(&mut opts)
+        .map_err(|e| value_err(format!("calibration options: {e}")))?;
+    let echo = CalibrateConfig::from_options(&opts);
+    Ok((opts, echo))
+}
+
+/// The complete options table (every key, JSON) of `volfit calibrate` run with the given keys
+/// (JSON, the `--config` table's keys): what a batch checks before it starts and stores
+/// with its results. `ValueError` names an unknown key or a bad value.
+#[pyfunction]
+fn calibration_options_json(options_json: &str) -> PyResult<String> {
+    guard(|| serde_json::to_string(&calibration_options(options_json)?.1).map_err(err))
+}
+
+/// One underlying of a batch input, calibrated: its name, the surface (`None` when no
+/// expiry could be fitted), the summary of `report.json` ([`summary_json`]; with `error`
+/// saying why when there is no surface) and the path of the `surface.json` written (empty
+/// when none was).
+type Run = (String, Option<Surface>, String, String);
+
+/// `report.json`'s fields a batch table is made of, compact: the report without its bulk (the
+/// ingest account, the calendar and plane checks, the options echo, and each slice's quotes,
+/// excluded quotes, fit account and ceiling), which is 40 times smaller on a Deribit chain
+/// and parses in ~1/40 the time (the file on disk keeps everything).
+fn summary_json(run: &RunReport) -> serde_json::Result<String> {
+    let mut v = serde_json::to_value(run)?;
+    if let Some(top) = v.as_object_mut() {
+        for k in ["ingest", "plane", "calendar", "arbitrage_domain", "options"] {
+            top.remove(k);
+        }
+        if let Some(slices) = top.get_mut("slices").and_then(|s| s.as_array_mut()) {
+            for s in slices.iter_mut().filter_map(|s| s.as_object_mut()) {
+                for k in ["quotes", "excluded", "fit", "ceiling"] {
+                    s.remove(k);
+                }
+            }
+        }
+    }
+    serde_json::to_string(&v)
+}
+
+/// Calibrates every underlying of one chain as `volfit calibrate --no-plots` does (the
+/// options are `CalibrateConfig`'s keys as JSON, the `--config` table; `report.json` echoes
+/// them all): the file at `source`, or `text` (a CSV in any layout the readers know) named
+/// `source` in messages. With `underlying`, that one only (matched case-insensitively).
+/// With `out_dir`, each underlying's `surface.json` (or, with no surface, the removal of an
+/// earlier run's) and `report.json` (pretty, as the CLI writes it) go to
+/// `out_dir/<UNDERLYING>/` (the CLI's directory names), each atomically; with
+/// `write_report = False` no `report.json` (an earlier run's is removed).
+/// Runs with the GIL released, so threads and Dask workers calibrate in parallel.
+///
+/// Errors (`VolfitError`): options that are not valid keys and values, a file that cannot be
+/// read, a file with no quotes (its rejected rows say why), no such underlying. An underlying
+/// with no expiry fitted is not an error: its run has no surface and its report says why.
+#[pyfunction]
+#[pyo3(signature = (source, text = None, fmt = "auto", underlying = None, options_json = "{}", out_dir = None, write_report = true))]
+fn calibrate_runs(
+    py: Python<'_>,
+    source: &str,
+    text: Option<&str>,
+    fmt: &str,
+    underlying: Option<&str>,
+    options_json: &str,
+    out_dir: Option<&str>,
+    write_report: bool,
+) -> PyResult<Vec<Run>> {
+    guard(|| {
+        let (opts, echo) = calibration_options(options_json)?;
+        let f = format(fmt)?;
+        py.detach(|| {
+            let clock = Instant::now();
+            let (chains, ingest) = match text {
+                Some(t) => read_chains_from_str(t, Path::new(source), f),
+                None => read_chains(source, f),
+            }
+            .map_err(err)?;
+            let ingest_micros = clock.elapsed().as_secs_f64() * 1e6;
+            if chains.is_empty() {
+                return Err(err(format!("{source}: no quotes: {}", ingest.why_empty())));
+            }
+            let chosen = match underlying {
+                Some(u) => vec![choose(chains, source, Some(u))?],
+                None => chains,
+            };
+            let names: Vec<&str> = chosen.iter().map(|c| c.underlying.as_str()).collect();
+            let dirs: Vec<Option<PathBuf>> = match out_dir {
+                Some(d) => assign_components(&names)
+                    .into_iter()
+                    .map(|c| Some(Path::new(d).join(c)))
+                    .collect(),
+                None => vec![None; names.len()],
+            };
+            chosen
+                .into_iter()
+                .zip(dirs)
+                .map(|(chain, dir)| {
+                    let clock = Instant::now();
+                    let (surface, report, error) = match calibrate_surface_or_report(&chain, &opts)
+                    {
+                        Ok((s, r)) => (Some(s), r, None),
+                        Err(CalibrationFailure { error, report }) => {
+                            let why = match error {
+                                SurfaceError::Empty(why) => {
+                                    format!("no expiry could be fitted: {why}")
+                                }
+                                other => other.to_string(),
+                            };
+                            (None, *report, Some(why))
+                        }
+                    };
+                    let mut run =
+                        RunReport::new(source, &ingest, &chain, &report, ingest_micros, 0.0);
+                    run.options = Some(echo);
+                    run.error = error;
+                    if let Some(s) = &surface {
+                        run.day_count = s.day_count();
+                    }
+                    run.timing_micros.total = ingest_micros + clock.elapsed().as_secs_f64() * 1e6;
+                    let json = summary_json(&run).map_err(err)?;
+                    let mut written = String::new();
+                    if let Some(dir) = &dir {
+                        std::fs::create_dir_all(dir)
+                            .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
+                        let path = dir.join("surface.json");
+                        match &surface {
+                            Some(s) => {
+                                s.save(&path).map_err(err)?;
+                                written = path.display().to_string();
+                            }
+                            None => match std::fs::remove_file(&path) {
+                                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                                    return Err(err(format!(
+                                        "cannot remove {}: {e}",
+                                        path.display()
+                                    )));
+                                }
+                                _ => {}
+                            },
+                        }
+                        let path = dir.join("report.json");
+                        if write_report {
+                            let pretty = serde_json::to_string_pretty(&run).map_err(err)?;
+                            write_atomic(&path, pretty.as_bytes()).map_err(|e| {
+                                err(format!("cannot write {}: {e}", path.display()))
+                            })?;
+                        } else {
+                            match std::fs::remove_file(&path) {
+                                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                                    return Err(err(format!(
+                                        "cannot remove {}: {e}",
+                                        path.display()
+                                    )));
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                    let surface = surface.map(|inner| Surface {
+                        inner,
+                        report: Some(run),
+                        fit_report: Some(report),
+                        chain: Some(chain.clone()),
+                        opts: opts.clone(),
+                    });
+                    Ok((chain.underlying, surface, json, written))
+                })
+                .collect()
+        })
+    })
 }
 
 /// Reads a chain: `(columns, ingest report JSON)`; columns are numpy arrays (numbers) and
@@ -1150,6 +1346,18 @@ impl Tracker {
         })
     }
 
+    /// `volfit track`'s `timeseries.csv` row of the latest surface, as JSON: per tenor of
+    /// `TENOR_DAYS` (7, 30, 90, 180 days) the ATM vol, 25Δ risk reversal and butterfly
+    /// (`volfit::live::tenor::tenor_samples`), `null` where the surface has no answer.
+    fn tenor_samples_json(&self, py: Python<'_>) -> PyResult<String> {
+        guard(|| {
+            py.detach(|| {
+                let samples = tenor_samples(&*self.lock()?, &TENOR_DAYS);
+                serde_json::to_string(&samples).map_err(err)
+            })
+        })
+    }
+
     /// The latest surface (`None` before the first update).
     fn surface(&self, py: Python<'_>) -> PyResult<Option<Surface>> {
         guard(|| {
@@ -1219,6 +1427,8 @@ fn _volfit(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add_function(wrap_pyfunction!(fit_svi_json, m)?)?;
         m.add_function(wrap_pyfunction!(fit_sabr_json, m)?)?;
         m.add_function(wrap_pyfunction!(read_chain, m)?)?;
+        m.add_function(wrap_pyfunction!(calibrate_runs, m)?)?;
+        m.add_function(wrap_pyfunction!(calibration_options_json, m)?)?;
         m.add_function(wrap_pyfunction!(black_greeks_table, m)?)?;
         m.add_class::<Surface>()?;
         m.add_class::<Tracker>()?;

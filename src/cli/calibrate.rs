@@ -278,28 +278,6 @@ struct Job {
     dir: PathBuf,
 }
 
-/// Why a file gave no chain: its rejected rows, the first few with line and reason.
-pub(super) fn why_no_quotes(ingest: &IngestReport) -> String {
-    if ingest.rows == 0 {
-        return "the file has no data rows".into();
-    }
-    let first: Vec<String> = ingest
-        .rejected
-        .iter()
-        .take(3)
-        .map(|r| format!("line {}: {}", r.line, r.reason))
-        .collect();
-    format!(
-        "all {} rows rejected ({}{})",
-        ingest.rows,
-        first.join("; "),
-        match ingest.rejected.len() {
-            n if n > 3 => format!("; and {} more", n - 3),
-            _ => String::new(),
-        }
-    )
-}
-
 /// Runs `volfit calibrate`.
 pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
     let files = inputs(&a.input)?;
@@ -335,7 +313,7 @@ pub fn run(a: &Args) -> anyhow::Result<ExitCode> {
             let msg = format!(
                 "{}: no quotes: {}",
                 shown(&file.display().to_string()),
-                why_no_quotes(&ingest)
+                ingest.why_empty()
             );
             if several_files {
                 eprintln!("volfit: skipping {msg}");

@@ -9,7 +9,7 @@
 //!   one [`Tracker::refresh`] per `--interval` seconds of message time. Its input comes from
 //!   [`stdin_updates`], the hook of the JSON-lines parser (not in this build).
 
-use super::calibrate::{inputs, renamed, shown, why_no_quotes};
+use super::calibrate::{inputs, renamed, shown};
 use anyhow::{Context, bail};
 use chrono::{DateTime, SecondsFormat, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -493,10 +493,7 @@ fn replay(a: &Args, opts: &TrackerOptions) -> anyhow::Result<ExitCode> {
             }
         };
         if chains.is_empty() {
-            eprintln!(
-                "volfit: skipping {name}: no quotes: {}",
-                why_no_quotes(&ingest)
-            );
+            eprintln!("volfit: skipping {name}: no quotes: {}", ingest.why_empty());
             problems += 1;
             continue;
         }

@@ -156,6 +156,40 @@ impl IngestReport {
             reason: reason.into(),
         });
     }
+
+    /// Why the file gave no chain: no data rows, or all rejected with the first three
+    /// rejections' lines and reasons.
+    ///
+    /// ```
+    /// use volfit::quotes::{Format, read_chains_from_str};
+    /// let text = "expiry,strike,kind,bid_iv,ask_iv,forward,as_of\n\
+    ///             2030-01-01,-1,call,0.2,0.21,100,2029-01-01\n";
+    /// let (chains, ingest) =
+    ///     read_chains_from_str(text, std::path::Path::new("x.csv"), Format::Csv).unwrap();
+    /// assert!(chains.is_empty());
+    /// assert!(ingest.why_empty().starts_with("all 1 rows rejected (line 2: "));
+    /// ```
+    #[must_use]
+    pub fn why_empty(&self) -> String {
+        if self.rows == 0 {
+            return "the file has no data rows".into();
+        }
+        let first: Vec<String> = self
+            .rejected
+            .iter()
+            .take(3)
+            .map(|r| format!("line {}: {}", r.line, r.reason))
+            .collect();
+        format!(
+            "all {} rows rejected ({}{})",
+            self.rows,
+            first.join("; "),
+            match self.rejected.len() {
+                n if n > 3 => format!("; and {} more", n - 3),
+                _ => String::new(),
+            }
+        )
+    }
 }
 
 /// A file that cannot be read as the requested format.
