@@ -399,13 +399,17 @@ fn summary_json(run: &RunReport) -> serde_json::Result<String> {
 /// earlier run's) and `report.json` (pretty, as the CLI writes it) go to
 /// `out_dir/<UNDERLYING>/` (the CLI's directory names), each atomically; with
 /// `write_report = False` no `report.json` (an earlier run's is removed).
-/// Runs with the GIL released, so threads and Dask workers calibrate in parallel.
+/// Runs with the GIL released, so threads and Dask workers calibrate in parallel;
+/// `parallel = False` fits the expiries one after another on the calling thread (for callers
+/// that already run one calibration per core, where the core's own thread pool would only
+/// oversubscribe the cores; the results are the same).
 ///
 /// Errors (`VolfitError`): options that are not valid keys and values, a file that cannot be
 /// read, a file with no quotes (its rejected rows say why), no such underlying. An underlying
 /// with no expiry fitted is not an error: its run has no surface and its report says why.
 #[pyfunction]
-#[pyo3(signature = (source, text = None, fmt = "auto", underlying = None, options_json = "{}", out_dir = None, write_report = true))]
+#[pyo3(signature = (source, text = None, fmt = "auto", underlying = None, options_json = "{}", out_dir = None, write_report = true, parallel = true))]
+#[allow(clippy::too_many_arguments)]
 fn calibrate_runs(
     py: Python<'_>,
     source: &str,
@@ -415,9 +419,11 @@ fn calibrate_runs(
     options_json: &str,
     out_dir: Option<&str>,
     write_report: bool,
+    parallel: bool,
 ) -> PyResult<Vec<Run>> {
     guard(|| {
-        let (opts, echo) = calibration_options(options_json)?;
+        let (mut opts, echo) = calibration_options(options_json)?;
+        opts.parallel = parallel;
         let f = format(fmt)?;
         py.detach(|| {
             let clock = Instant::now();

@@ -263,3 +263,41 @@ def test_track_many_reports_an_unreadable_snapshot_and_goes_on(tmp_path):
     errors = table[table["error"] != ""]
     assert list(errors["input"]) == [str(bad)]
     assert table[table["error"] == ""]["input"].nunique() == 3
+
+
+def test_expiries_fitted_in_parallel_give_the_same_rows(backfill):
+    _, table = backfill
+    files = [str(f) for f in FILES[::30]]
+    par = vb.calibrate_many(files, max_workers=2, expiries_in_parallel=True)
+    seq = vb.calibrate_many(files, max_workers=2, expiries_in_parallel=False)
+    pd.testing.assert_frame_equal(stable(par), stable(seq))
+    pd.testing.assert_frame_equal(stable(par),
+                                  stable(table[table["input"].isin(files)]))
+
+
+def test_the_example_backfills_and_resumes(tmp_path):
+    example = ROOT / "examples" / "batch_backfill.py"
+    glob = str(SERIES / "deribit_options_snapshot_2026010[12]*.csv")
+    cmd = [sys.executable, str(example), glob, str(tmp_path / "out"), "--workers", "2"]
+    first = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    assert "5 inputs calibrated, 0 reused" in first, first
+    assert "0 error rows" in first, first
+    again = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    assert "0 inputs calibrated, 5 reused" in again, again
+    table = pd.read_parquet(tmp_path / "out" / "calibrations.parquet")
+    assert table["input"].nunique() == 5 and (table["error"] == "").all()
+
+
+def test_a_task_that_raises_on_the_cluster_is_an_error_row_in_its_place(cluster):
+    def flaky(task, scale):
+        if task % 3 == 1:
+            raise RuntimeError(f"task {task} broke")
+        return task * scale
+
+    got = vb._run(list(range(7)), flaky, cluster, None,
+                  lambda task, e: f"crash {task}: {type(e).__name__}: {e}", scale=10)
+    assert got == [0, "crash 1: RuntimeError: task 1 broke", 20, 30,
+                   "crash 4: RuntimeError: task 4 broke", 50, 60]
+    local = vb._run(list(range(7)), flaky, None, 2,
+                    lambda task, e: f"crash {task}: {type(e).__name__}: {e}", scale=10)
+    assert local == got

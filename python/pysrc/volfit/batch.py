@@ -360,7 +360,7 @@ def _meta(item: _Input, options: str, fmt: str, underlying: Optional[str],
 
 
 def _calibrate_task(item: _Input, fmt: str, underlying: Optional[str], options: str,
-                    out: Optional[str], reports: bool = True) -> Any:
+                    out: Optional[str], reports: bool = True, parallel: bool = True) -> Any:
     """One input calibrated (in a Dask worker or a local thread): its rows as an Arrow table.
     Never raises for a bad input: the reason is the ``error`` of its row. With ``out``, the
     surfaces and reports are written first and the part last, each atomically."""
@@ -370,7 +370,8 @@ def _calibrate_task(item: _Input, fmt: str, underlying: Optional[str], options: 
             _clean_temporaries(d)
     try:
         runs = _volfit.calibrate_runs(item.label if item.path is None else item.path,
-                                      item.text, fmt, underlying, options, base, reports)
+                                      item.text, fmt, underlying, options, base, reports,
+                                      parallel)
     except InternalError:
         raise
     except VolfitError as e:
@@ -395,13 +396,24 @@ def _run(tasks: list, func: Any, client: Any, max_workers: Optional[int],
     if not tasks:
         return []
     if client is not None:
+        from distributed import wait
+
         futures = client.map(func, tasks, pure=False, **kwargs)
+        wait(futures)
+        # One bulk transfer of the results (a result() per future fetches them one by one:
+        # measured ~12% of the run's wall time on the 121-file series).
+        done = [f for f in futures if f.status == "finished"]
+        fetched = iter(client.gather(done))
         results = []
         for task, fut in zip(tasks, futures):
+            if fut.status == "finished":
+                results.append(next(fetched))
+                continue
             try:
-                results.append(fut.result())
-            except Exception as e:  # noqa: BLE001 - every failure becomes an error row
-                results.append(on_crash(task, e))
+                e = fut.exception()
+            except Exception as err:  # noqa: BLE001 - a cancelled future raises here
+                e = err
+            results.append(on_crash(task, e))  # every failure becomes an error row
         return results
     workers = max_workers or min(len(tasks), os.cpu_count() or 1)
 
@@ -428,7 +440,8 @@ def _clean_temporaries(directory: Path) -> None:
 
 def calibrate_many(inputs: Any, client: Any = None, out: Any = None, *, format: str = "auto",
                    underlying: Optional[str] = None, max_workers: Optional[int] = None,
-                   reports: bool = True, write_table: bool = True, **options: Any) -> Any:
+                   reports: bool = True, write_table: bool = True,
+                   expiries_in_parallel: Optional[bool] = None, **options: Any) -> Any:
     """Calibrates many chains and returns one table (a pandas DataFrame, :data:`COLUMNS`).
 
     ``inputs``: a path (a chain file, a directory of ``.csv`` / ``.json`` files, or a glob),
@@ -445,7 +458,11 @@ def calibrate_many(inputs: Any, client: Any = None, out: Any = None, *, format: 
     (on a Deribit chain it is ~140 KB beside a ~12 KB ``surface.json``; the table keeps the
     per-expiry numbers). ``write_table=False`` leaves out ``out/calibrations.parquet``
     (for callers that run many batches into one ``out``, as the Spark recipe in the README
-    does; the parts are the table).
+    does; the parts are the table). ``expiries_in_parallel``: whether each task also fits its
+    expiries on the core's own thread pool; by default not on a cluster (run one worker
+    thread per core: a pool per worker process only oversubscribes the cores — on the 121-file
+    series on two cores, best of three 2.79 s without against 3.00 s with) and locally only when
+    there are fewer inputs than threads. The results are the same either way.
 
     Every input × underlying × expiry is a row; an input that cannot be read, an underlying
     with no expiry fitted, or an expiry whose fit failed is a row whose ``error`` says why
@@ -494,9 +511,13 @@ def calibrate_many(inputs: Any, client: Any = None, out: Any = None, *, format: 
         return _arrow([_error_row(item.label, f"task failed: {type(e).__name__}: {e}")],
                       COLUMNS)
 
+    if expiries_in_parallel is None:
+        threads = max_workers or os.cpu_count() or 1
+        expiries_in_parallel = client is None and len(todo) < threads
     results = _run(todo, _calibrate_task, client, max_workers, crashed, fmt=format,
                    underlying=underlying, options=effective,
-                   out=None if out is None else str(out), reports=reports)
+                   out=None if out is None else str(out), reports=reports,
+                   parallel=bool(expiries_in_parallel))
     for item, frame in zip(todo, results):
         frames[item.name] = frame
     ordered = [frames[i.name] for i in items]
