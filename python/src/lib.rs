@@ -364,39 +364,199 @@ fn calibration_options_json(options_json: &str) -> PyResult<String> {
     guard(|| serde_json::to_string(&calibration_options(options_json)?.1).map_err(err))
 }
 
-/// One underlying of a batch input, calibrated: its name, the surface (`None` when no
-/// expiry could be fitted), the summary of `report.json` ([`summary_json`]; with `error`
-/// saying why when there is no surface) and the path of the `surface.json` written (empty
-/// when none was).
-type Run = (String, Option<Surface>, String, String);
+/// One row of `volfit.batch`'s table (`volfit.batch.COLUMNS`): an expiry of an underlying of
+/// an input, or the underlying alone when no expiry was fitted (then `error` says why).
+/// Numbers that are not finite are `None`, as `report.json` writes them (`null`).
+#[derive(Default)]
+struct BatchRow {
+    expiry: Option<String>,
+    t: Option<f64>,
+    forward: Option<f64>,
+    forward_source: String,
+    params: String,
+    n_quotes: Option<u64>,
+    rmse_iv: Option<f64>,
+    max_abs_err_iv: Option<f64>,
+    within_spread: Option<f64>,
+    converged: Option<bool>,
+    iterations: Option<u64>,
+    butterfly_free: Option<bool>,
+    min_g: Option<f64>,
+    flags: String,
+    fit_micros: Option<f64>,
+    error: String,
+}
 
-/// `report.json`'s fields a batch table is made of, compact: the report without its bulk (the
-/// ingest account, the calendar and plane checks, the options echo, and each slice's quotes,
-/// excluded quotes, fit account and ceiling), which is 40 times smaller on a Deribit chain
-/// and parses in ~1/40 the time (the file on disk keeps everything).
-fn summary_json(run: &RunReport) -> serde_json::Result<String> {
-    let mut v = serde_json::to_value(run)?;
-    if let Some(top) = v.as_object_mut() {
-        for k in ["ingest", "plane", "calendar", "arbitrage_domain", "options"] {
-            top.remove(k);
-        }
-        if let Some(slices) = top.get_mut("slices").and_then(|s| s.as_array_mut()) {
-            for s in slices.iter_mut().filter_map(|s| s.as_object_mut()) {
-                for k in ["quotes", "excluded", "fit", "ceiling"] {
-                    s.remove(k);
-                }
+/// The columns shared by an underlying's rows.
+struct BatchRun {
+    as_of: Option<String>,
+    underlying: String,
+    model: String,
+    optimizer: String,
+    calendar_free: Option<bool>,
+    arbitrage_free: Option<bool>,
+    ingest_micros: Option<f64>,
+    total_micros: Option<f64>,
+    surface: String,
+    rows: Vec<BatchRow>,
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+fn rfc3339(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// A value's serde name (the enums' names in `report.json`, e.g. `spline`, `lm`).
+fn serde_name(x: &impl serde::Serialize) -> String {
+    match serde_json::to_value(x) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(e) => format!("<{e}>"),
+    }
+}
+
+impl BatchRun {
+    /// The table's rows of one underlying's run, by time to expiry (the failed expiries, from
+    /// `report.json`'s `failed`, among them; a time that is not known last).
+    fn of(run: &RunReport, error: Option<String>, surface: String) -> Self {
+        let ok = error.is_none();
+        let mut rows = Vec::new();
+        if let Some(why) = error {
+            rows.push(BatchRow {
+                error: why,
+                ..BatchRow::default()
+            });
+        } else {
+            for s in &run.slices {
+                let m = &s.summary;
+                let flags: Vec<String> =
+                    s.review.flags.iter().map(|f| serde_name(&f.kind)).collect();
+                rows.push(BatchRow {
+                    expiry: m.expiry.as_ref().map(rfc3339),
+                    t: finite(m.t),
+                    forward: finite(m.forward),
+                    forward_source: serde_name(&m.forward_source),
+                    params: m.params.to_string(),
+                    n_quotes: Some(m.n_quotes as u64),
+                    rmse_iv: finite(m.rmse_iv),
+                    max_abs_err_iv: finite(m.max_abs_err_iv),
+                    within_spread: m.within_spread.and_then(finite),
+                    converged: Some(m.converged),
+                    iterations: Some(m.iterations),
+                    butterfly_free: Some(m.butterfly_free),
+                    min_g: finite(m.min_g),
+                    flags: flags.join(","),
+                    fit_micros: finite(m.fit_micros),
+                    error: String::new(),
+                });
             }
+            for f in &run.failed {
+                rows.push(BatchRow {
+                    expiry: f.expiry.as_ref().map(rfc3339),
+                    t: finite(f.t),
+                    error: format!("fit failed: {}", f.reason),
+                    ..BatchRow::default()
+                });
+            }
+            rows.sort_by(|a, b| match (a.t, b.t) {
+                (Some(x), Some(y)) => x.total_cmp(&y),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            });
+        }
+        Self {
+            as_of: run.as_of.as_ref().map(rfc3339),
+            underlying: run.underlying.clone(),
+            model: serde_name(&run.model),
+            optimizer: serde_name(&run.optimizer),
+            calendar_free: ok.then_some(run.calendar_free),
+            arbitrage_free: ok.then_some(run.arbitrage_free),
+            ingest_micros: finite(run.timing_micros.ingest),
+            total_micros: finite(run.timing_micros.total),
+            surface,
+            rows,
         }
     }
-    serde_json::to_string(&v)
+}
+
+/// The runs' rows as `{column: list}` in `volfit.batch.COLUMNS`' order (times as RFC 3339
+/// text, missing values `None`), `label` in `input`.
+fn batch_columns<'py>(
+    py: Python<'py>,
+    label: &str,
+    runs: &[BatchRun],
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    let n: usize = runs.iter().map(|r| r.rows.len()).sum();
+    macro_rules! run_col {
+        ($name:literal, $f:expr) => {{
+            let mut v = Vec::with_capacity(n);
+            for r in runs {
+                let x = $f(r);
+                v.extend(std::iter::repeat_n(x, r.rows.len()));
+            }
+            d.set_item($name, v)?;
+        }};
+    }
+    macro_rules! row_col {
+        ($name:literal, $field:ident) => {{
+            let v: Vec<_> = runs
+                .iter()
+                .flat_map(|r| r.rows.iter().map(|x| x.$field.clone()))
+                .collect();
+            d.set_item($name, v)?;
+        }};
+    }
+    run_col!("input", |_: &BatchRun| label);
+    run_col!("as_of", |r: &BatchRun| r.as_of.clone());
+    run_col!("underlying", |r: &BatchRun| r.underlying.clone());
+    row_col!("expiry", expiry);
+    row_col!("t", t);
+    row_col!("forward", forward);
+    row_col!("forward_source", forward_source);
+    run_col!("model", |r: &BatchRun| r.model.clone());
+    run_col!("optimizer", |r: &BatchRun| r.optimizer.clone());
+    row_col!("params", params);
+    row_col!("n_quotes", n_quotes);
+    row_col!("rmse_iv", rmse_iv);
+    row_col!("max_abs_err_iv", max_abs_err_iv);
+    row_col!("within_spread", within_spread);
+    row_col!("converged", converged);
+    row_col!("iterations", iterations);
+    row_col!("butterfly_free", butterfly_free);
+    row_col!("min_g", min_g);
+    row_col!("flags", flags);
+    run_col!("calendar_free", |r: &BatchRun| r.calendar_free);
+    run_col!("arbitrage_free", |r: &BatchRun| r.arbitrage_free);
+    row_col!("fit_micros", fit_micros);
+    run_col!("ingest_micros", |r: &BatchRun| r.ingest_micros);
+    run_col!("total_micros", |r: &BatchRun| r.total_micros);
+    run_col!("surface", |r: &BatchRun| r.surface.clone());
+    row_col!("error", error);
+    Ok(d)
+}
+
+/// Removes `path`; a file that is not there is not an error.
+fn remove_stale(path: &Path) -> PyResult<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(err(format!("cannot remove {}: {e}", path.display())))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Calibrates every underlying of one chain as `volfit calibrate --no-plots` does (the
 /// options are `CalibrateConfig`'s keys as JSON, the `--config` table; `report.json` echoes
-/// them all): the file at `source`, or `text` (a CSV in any layout the readers know) named
-/// `source` in messages. With `underlying`, that one only (matched case-insensitively).
-/// With `out_dir`, each underlying's `surface.json` (or, with no surface, the removal of an
-/// earlier run's) and `report.json` (pretty, as the CLI writes it) go to
+/// them all) and returns its rows of `volfit.batch`'s table as `{column: list}`: the file at
+/// `source`, or `text` (a CSV in any layout the readers know) named `source` in messages;
+/// `label` fills the `input` column. With `underlying`, that one only (matched
+/// case-insensitively). With `out_dir`, each underlying's `surface.json` (or, with no surface,
+/// the removal of an earlier run's) and `report.json` (pretty, as the CLI writes it) go to
 /// `out_dir/<UNDERLYING>/` (the CLI's directory names), each atomically; with
 /// `write_report = False` no `report.json` (an earlier run's is removed).
 /// Runs with the GIL released, so threads and Dask workers calibrate in parallel;
@@ -406,12 +566,13 @@ fn summary_json(run: &RunReport) -> serde_json::Result<String> {
 ///
 /// Errors (`VolfitError`): options that are not valid keys and values, a file that cannot be
 /// read, a file with no quotes (its rejected rows say why), no such underlying. An underlying
-/// with no expiry fitted is not an error: its run has no surface and its report says why.
+/// with no expiry fitted is not an error: it is one row whose `error` says why.
 #[pyfunction]
-#[pyo3(signature = (source, text = None, fmt = "auto", underlying = None, options_json = "{}", out_dir = None, write_report = true, parallel = true))]
+#[pyo3(signature = (label, source, text = None, fmt = "auto", underlying = None, options_json = "{}", out_dir = None, write_report = true, parallel = true))]
 #[allow(clippy::too_many_arguments)]
-fn calibrate_runs(
-    py: Python<'_>,
+fn calibrate_table<'py>(
+    py: Python<'py>,
+    label: &str,
     source: &str,
     text: Option<&str>,
     fmt: &str,
@@ -420,12 +581,12 @@ fn calibrate_runs(
     out_dir: Option<&str>,
     write_report: bool,
     parallel: bool,
-) -> PyResult<Vec<Run>> {
+) -> PyResult<Bound<'py, PyDict>> {
     guard(|| {
         let (mut opts, echo) = calibration_options(options_json)?;
         opts.parallel = parallel;
         let f = format(fmt)?;
-        py.detach(|| {
+        let runs = py.detach(|| -> PyResult<Vec<BatchRun>> {
             let clock = Instant::now();
             let (chains, ingest) = match text {
                 Some(t) => read_chains_from_str(t, Path::new(source), f),
@@ -469,12 +630,11 @@ fn calibrate_runs(
                     let mut run =
                         RunReport::new(source, &ingest, &chain, &report, ingest_micros, 0.0);
                     run.options = Some(echo);
-                    run.error = error;
+                    run.error = error.clone();
                     if let Some(s) = &surface {
                         run.day_count = s.day_count();
                     }
                     run.timing_micros.total = ingest_micros + clock.elapsed().as_secs_f64() * 1e6;
-                    let json = summary_json(&run).map_err(err)?;
                     let mut written = String::new();
                     if let Some(dir) = &dir {
                         std::fs::create_dir_all(dir)
@@ -485,15 +645,7 @@ fn calibrate_runs(
                                 s.save(&path).map_err(err)?;
                                 written = path.display().to_string();
                             }
-                            None => match std::fs::remove_file(&path) {
-                                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                                    return Err(err(format!(
-                                        "cannot remove {}: {e}",
-                                        path.display()
-                                    )));
-                                }
-                                _ => {}
-                            },
+                            None => remove_stale(&path)?,
                         }
                         let path = dir.join("report.json");
                         if write_report {
@@ -502,28 +654,14 @@ fn calibrate_runs(
                                 err(format!("cannot write {}: {e}", path.display()))
                             })?;
                         } else {
-                            match std::fs::remove_file(&path) {
-                                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                                    return Err(err(format!(
-                                        "cannot remove {}: {e}",
-                                        path.display()
-                                    )));
-                                }
-                                _ => {}
-                            }
+                            remove_stale(&path)?;
                         }
                     }
-                    let surface = surface.map(|inner| Surface {
-                        inner,
-                        report: Some(run),
-                        fit_report: Some(report),
-                        chain: Some(chain.clone()),
-                        opts: opts.clone(),
-                    });
-                    Ok((chain.underlying, surface, json, written))
+                    Ok(BatchRun::of(&run, error, written))
                 })
                 .collect()
-        })
+        })?;
+        batch_columns(py, label, &runs)
     })
 }
 
@@ -1433,7 +1571,7 @@ fn _volfit(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add_function(wrap_pyfunction!(fit_svi_json, m)?)?;
         m.add_function(wrap_pyfunction!(fit_sabr_json, m)?)?;
         m.add_function(wrap_pyfunction!(read_chain, m)?)?;
-        m.add_function(wrap_pyfunction!(calibrate_runs, m)?)?;
+        m.add_function(wrap_pyfunction!(calibrate_table, m)?)?;
         m.add_function(wrap_pyfunction!(calibration_options_json, m)?)?;
         m.add_function(wrap_pyfunction!(black_greeks_table, m)?)?;
         m.add_class::<Surface>()?;

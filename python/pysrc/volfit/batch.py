@@ -47,7 +47,7 @@ __all__ = ["calibrate_many", "track_many", "COLUMNS", "TRACK_COLUMNS", "TIMING_C
            "SPARK_SCHEMA", "SCHEMA_VERSION"]
 
 #: Version of the table's layout, stored in every part; a part of another version is redone.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: The columns of :func:`calibrate_many`'s table and their pandas dtypes. Times are UTC;
 #: vols and errors decimals; ``params`` the expiry's fitted parameters as JSON (as in
@@ -244,21 +244,30 @@ _ARROW_TYPES = {"string": "string", "float64": "float64", "Int64": "int64", "boo
 
 
 def _arrow(rows: list, columns: dict) -> Any:
-    """The rows (dicts) as an Arrow table with exactly ``columns`` (a missing string is
-    ``""``; times are RFC 3339 text or timezone-aware datetimes). Built column by column, without
-    pandas: a task's rows cost microseconds, not the milliseconds of a typed DataFrame."""
+    """The rows (dicts) as an Arrow table with exactly ``columns`` (see :func:`_arrow_columns`)."""
+    return _arrow_columns({c: [r.get(c) for r in rows] for c in columns}, columns)
+
+
+def _arrow_columns(values: dict, columns: dict) -> Any:
+    """``{column: list}`` as an Arrow table with exactly ``columns`` (a missing column is
+    empty, a missing string ``""``; times are RFC 3339 text or timezone-aware datetimes).
+    Built column by column, without pandas: a task's rows cost microseconds, not the
+    milliseconds of a typed DataFrame."""
     import pyarrow as pa
 
+    n = len(next(iter(values.values()))) if values else 0
     arrays = []
     for col, dtype in columns.items():
-        values = [r.get(col) for r in rows]
+        v = values.get(col)
+        if v is None:
+            v = [None] * n
         if dtype.startswith("datetime64"):
-            text = [v.isoformat() if hasattr(v, "isoformat") else v for v in values]
+            text = [x.isoformat() if hasattr(x, "isoformat") else x for x in v]
             arr = pa.array(text, pa.string()).cast(pa.timestamp("ns", tz="UTC"))
         elif dtype == "string":
-            arr = pa.array(["" if v is None else str(v) for v in values], pa.string())
+            arr = pa.array(["" if x is None else str(x) for x in v], pa.string())
         else:
-            arr = pa.array(values, getattr(pa, _ARROW_TYPES[dtype])())
+            arr = pa.array(v, getattr(pa, _ARROW_TYPES[dtype])())
         arrays.append(arr)
     return pa.Table.from_arrays(arrays, names=list(columns))
 
@@ -305,53 +314,6 @@ def _error_row(label: str, error: str, underlying: str = "", **extra: Any) -> di
     return {"input": label, "underlying": underlying, "error": error, **extra}
 
 
-def _rows_of(label: str, report: dict, surface_path: str) -> list:
-    """The table's rows of one underlying's report (the summary of its ``report.json``)."""
-    timing = report.get("timing_micros", {})
-    common = {
-        "input": label,
-        "as_of": report.get("as_of"),
-        "underlying": report.get("underlying", ""),
-        "model": report.get("model", ""),
-        "optimizer": report.get("optimizer", ""),
-        "calendar_free": report.get("calendar_free"),
-        "arbitrage_free": report.get("arbitrage_free"),
-        "ingest_micros": timing.get("ingest"),
-        "total_micros": timing.get("total"),
-        "surface": surface_path,
-    }
-    if report.get("error"):
-        return [{**common, "calendar_free": None, "arbitrage_free": None,
-                 "error": report["error"]}]
-    rows = []
-    for s in report.get("slices", []):
-        flags = s.get("review", {}).get("flags", [])
-        rows.append({
-            **common,
-            "expiry": s.get("expiry"),
-            "t": s.get("t"),
-            "forward": s.get("forward"),
-            "forward_source": s.get("forward_source"),
-            "params": json.dumps(s.get("params"), sort_keys=True),
-            "n_quotes": s.get("n_quotes"),
-            "rmse_iv": s.get("rmse_iv"),
-            "max_abs_err_iv": s.get("max_abs_err_iv"),
-            "within_spread": s.get("within_spread"),
-            "converged": s.get("converged"),
-            "iterations": s.get("iterations"),
-            "butterfly_free": s.get("butterfly_free"),
-            "min_g": s.get("min_g"),
-            "flags": ",".join(f.get("kind", "") for f in flags),
-            "fit_micros": s.get("fit_micros"),
-            "error": "",
-        })
-    for f in report.get("failed", []):
-        rows.append({**common, "expiry": f.get("expiry"), "t": f.get("t"),
-                     "error": f"fit failed: {f.get('reason', '')}"})
-    rows.sort(key=lambda r: (r.get("t") is None, r.get("t") or 0.0))
-    return rows
-
-
 def _meta(item: _Input, options: str, fmt: str, underlying: Optional[str],
           reports: bool) -> dict:
     return {"schema": SCHEMA_VERSION, "input": item.label, "fingerprint": item.fingerprint,
@@ -369,19 +331,14 @@ def _calibrate_task(item: _Input, fmt: str, underlying: Optional[str], options: 
         for d in Path(base).glob("*"):
             _clean_temporaries(d)
     try:
-        runs = _volfit.calibrate_runs(item.label if item.path is None else item.path,
-                                      item.text, fmt, underlying, options, base, reports,
-                                      parallel)
+        frame = _arrow_columns(
+            _volfit.calibrate_table(item.label, item.label if item.path is None else item.path,
+                                    item.text, fmt, underlying, options, base, reports,
+                                    parallel), COLUMNS)
     except InternalError:
         raise
     except VolfitError as e:
-        runs = None
-        rows = [_error_row(item.label, str(e))]
-    if runs is not None:
-        rows = []
-        for _name, _surface, report_json, surface_path in runs:
-            rows.extend(_rows_of(item.label, json.loads(report_json), surface_path))
-    frame = _arrow(rows, COLUMNS)
+        frame = _arrow([_error_row(item.label, str(e))], COLUMNS)
     if out is not None:
         _write_parquet(frame, Path(out) / "parts" / f"{item.name}.parquet",
                        _meta(item, options, fmt, underlying, reports))
