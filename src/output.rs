@@ -170,6 +170,30 @@ pub fn assign_components<S: AsRef<str>>(names: &[S]) -> Vec<String> {
 /// Counter of temporary names within this process.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Removes the file at `path` — an earlier run's output that this run replaces with nothing —
+/// and is done when there is no such file.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("volfit-doc-remove-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let stale = dir.join("surface.json");
+/// std::fs::write(&stale, b"{}")?;
+/// volfit::output::remove_if_present(&stale)?;
+/// assert!(!stale.exists());
+/// volfit::output::remove_if_present(&stale)?; // already gone: not an error
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Errors
+/// The I/O error of the removal, unless it is [`ErrorKind::NotFound`].
+pub fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// Writes `bytes` to `path` atomically: a reader of `path` sees the old file or the new one,
 /// never a part.
 ///

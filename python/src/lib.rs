@@ -24,7 +24,7 @@ use volfit::live::filter::COORDINATES;
 use volfit::live::tenor::{TENOR_DAYS, tenor_samples};
 use volfit::live::{FilterKind, TrackError, TrackerOptions};
 use volfit::models::sabr::{SabrExpansion, SabrParams};
-use volfit::output::{assign_components, write_atomic};
+use volfit::output::{assign_components, remove_if_present, write_atomic};
 use volfit::plot::{ChartInput, ImageFormat, render_all, write_report_html};
 use volfit::quotes::{Chain, Format, IngestReport, read_chains, read_chains_from_str};
 use volfit::risk::greeks::{Dynamics, inverse_greeks, option_greeks};
@@ -540,14 +540,9 @@ fn batch_columns<'py>(
     Ok(d)
 }
 
-/// Removes `path`; a file that is not there is not an error.
+/// Removes an earlier run's file at `path`, if there is one.
 fn remove_stale(path: &Path) -> PyResult<()> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(err(format!("cannot remove {}: {e}", path.display())))
-        }
-        _ => Ok(()),
-    }
+    remove_if_present(path).map_err(|e| err(format!("cannot remove {}: {e}", path.display())))
 }
 
 /// Calibrates every underlying of one chain as `volfit calibrate --no-plots` does (the

@@ -11,7 +11,7 @@ use volfit::config::{
     AfterLastName, BeforeFirstName, BetaSetting, CalibrateConfig, Limit, ObjectiveName,
 };
 use volfit::fit::Optimizer;
-use volfit::output::{assign_components, path_component, write_atomic};
+use volfit::output::{assign_components, path_component, remove_if_present, write_atomic};
 use volfit::plot::{
     ChartInput, ImageFormat, IndexEntry, remove_stale_charts, render_all, write_index_page,
     write_review_page,
@@ -475,12 +475,7 @@ fn write_failure(
     std::fs::create_dir_all(&j.dir)
         .with_context(|| format!("cannot create {}", j.dir.display()))?;
     let stale = j.dir.join("surface.json");
-    match std::fs::remove_file(&stale) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(e).with_context(|| format!("cannot remove {}", stale.display()));
-        }
-        _ => {}
-    }
+    remove_if_present(&stale).with_context(|| format!("cannot remove {}", stale.display()))?;
     let mut json = run_report(j, a, report);
     json.error = Some(format!("no expiry could be fitted: {why}"));
     json.timing_micros.total = j.ingest_micros + clock.elapsed().as_secs_f64() * 1e6;
@@ -496,12 +491,7 @@ fn write_failure(
 /// Removes `dir/report.html` and the charts in `dir/plots` an earlier run wrote.
 fn remove_previous_page(dir: &Path) -> anyhow::Result<()> {
     let page = dir.join("report.html");
-    match std::fs::remove_file(&page) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(e).with_context(|| format!("cannot remove {}", page.display()));
-        }
-        _ => {}
-    }
+    remove_if_present(&page).with_context(|| format!("cannot remove {}", page.display()))?;
     let plots = dir.join("plots");
     if plots.is_dir() {
         remove_stale_charts(&plots, &[])

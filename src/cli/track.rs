@@ -397,12 +397,8 @@ fn remove_stale_surfaces(dir: &Path, keep: usize) -> anyhow::Result<()> {
 }
 
 fn remove_if_present(path: &Path) -> anyhow::Result<()> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(e).with_context(|| format!("cannot remove {}", path.display()))
-        }
-        _ => Ok(()),
-    }
+    volfit::output::remove_if_present(path)
+        .with_context(|| format!("cannot remove {}", path.display()))
 }
 
 /// `timeseries.csv`: one row per update and tenor, the contract's columns first (`as_of,
