@@ -5,9 +5,9 @@
 
 INPUTS is a chain file, a directory of them or a glob (default: the shared January 2026
 Deribit series, else the sample chain in ``data/``); OUT the results directory (default
-``target/backfill``). Without ``--scheduler`` a LocalCluster of N worker processes (one thread
-each) is started on this machine; with it, the job runs on that cluster (its workers must see
-INPUTS and OUT at the same paths). Rerunning the same command resumes: inputs already done are
+``target/backfill``). Without ``--scheduler`` a LocalCluster of N worker processes (two threads
+each, a thread more than a core: see volfit.batch) is started here; with it, the job runs on that
+cluster (its workers must see INPUTS and OUT at the same paths). Rerunning the same command resumes: inputs already done are
 read back from ``OUT/parts`` and only the rest are calibrated.
 
 Needs ``pip install "volfit[batch]"`` (pandas, pyarrow, dask[distributed]).
@@ -42,7 +42,7 @@ def main(argv: list[str]) -> int:
     if a.scheduler:
         client = Client(a.scheduler)
     else:
-        cluster = LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True,
+        cluster = LocalCluster(n_workers=a.workers, threads_per_worker=2, processes=True,
                                dashboard_address=None)
         client = Client(cluster)
     try:

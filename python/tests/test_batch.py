@@ -35,7 +35,8 @@ def stable(table):
 def cluster():
     from dask.distributed import Client, LocalCluster
 
-    cl = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+    # Two threads per worker, as the docs recommend (tasks run concurrently within a process).
+    cl = LocalCluster(n_workers=2, threads_per_worker=2, processes=True,
                       dashboard_address=None)
     client = Client(cl)
     yield client

@@ -18,11 +18,16 @@ results come back as one pandas DataFrame with a row per input × underlying × 
   table.
 
 Workers must see the input files and ``out`` at the same paths as the client (a shared
-file system or object-store mount), and have the same volfit installed.
+file system or object-store mount), and have the same volfit installed. Give each worker
+process one thread more than it has cores (e.g. ``--nthreads 2`` on one core): a task is one
+GIL-free Rust call of ~15-25 ms, and Dask spends ~2 ms of bookkeeping between a worker
+thread's tasks, which a second thread fills (on the 121-file series on two cores, two
+workers of two threads ran at median 1.10x the CLI's wall time, of one thread 1.24x;
+``benches/batch_throughput.py``).
 
 >>> import volfit.batch  # doctest: +SKIP
 >>> from dask.distributed import Client, LocalCluster  # doctest: +SKIP
->>> client = Client(LocalCluster(n_workers=2, threads_per_worker=1))  # doctest: +SKIP
+>>> client = Client(LocalCluster(n_workers=2, threads_per_worker=2))  # doctest: +SKIP
 >>> table = volfit.batch.calibrate_many("snapshots/", client=client, out="backfill/",
 ...                                     model="spline", min_quotes=5)  # doctest: +SKIP
 """
@@ -416,8 +421,8 @@ def calibrate_many(inputs: Any, client: Any = None, out: Any = None, *, format: 
     per-expiry numbers). ``write_table=False`` leaves out ``out/calibrations.parquet``
     (for callers that run many batches into one ``out``, as the Spark recipe in the README
     does; the parts are the table). ``expiries_in_parallel``: whether each task also fits its
-    expiries on the core's own thread pool; by default not on a cluster (run one worker
-    thread per core: a pool per worker process only oversubscribes the cores — on the 121-file
+    expiries on the core's own thread pool; by default not on a cluster (the workers' threads
+    already fill the cores: a pool per worker process only oversubscribes them — on the 121-file
     series on two cores, best of three 2.79 s without against 3.00 s with) and locally only when
     there are fewer inputs than threads. The results are the same either way.
 
