@@ -150,26 +150,24 @@ pub(crate) fn global_min(center: f64, scale: f64, f: impl Fn(f64) -> f64) -> (f6
     refine::<N, 2>(&fs, -U, h, |u| center + scale * u.sinh(), &f)
 }
 
-/// [`global_min`] on a grid four times as dense (129 points, a step of 0.1875 in
-/// `u = asinh((x − center)/scale)`) with the three lowest local minima refined: for verdicts,
-/// where a second, shallower-looking dip inside one coarse cell must not be missed. On 100 000
-/// random SVI smiles (`b` and `σ` log-uniform in `[0.005, 1.5]` and `[0.005, 1]`, `ρ`, `a`, `m`
-/// uniform, `min w > 0`, Lee's bound), checked against a 6 001-point grid: the coarse search
-/// missed the minimum of 5 (4 of them with the wrong sign: arbitrage reported free), this one
-/// of 1, by 3·10⁻⁹ and with the right sign; it costs 3.4 against 2.5 µs.
-pub(crate) fn global_min_fine(center: f64, scale: f64, f: impl Fn(f64) -> f64) -> (f64, f64) {
-    const N: usize = 129;
+/// [`global_min`] from the samples `fs` of `f` at the nodes `center + scale·sinh(u)` of an
+/// `N`-point grid in `u ∈ [−12, 12]`, computed by the caller (a model that has the nodes'
+/// values in closed form: SVI's `g`), with the `M` lowest local minima refined. `N = 33`,
+/// `M = 2` is [`global_min`]'s search; `N = 129`, `M = 3` (a step of 0.1875 in `u`) the one for
+/// verdicts, where a second, shallower-looking dip inside one coarse cell must not be missed:
+/// on 100 000 random SVI smiles (`b` and `σ` log-uniform in `[0.005, 1.5]` and `[0.005, 1]`,
+/// `ρ`, `a`, `m` uniform, `min w > 0`, Lee's bound), checked against a 6 001-point grid, the
+/// coarse search missed the minimum of 5 (4 of them with the wrong sign: arbitrage reported
+/// free), the fine one of 1, by 3·10⁻⁹ and with the right sign.
+pub(crate) fn global_min_sampled<const N: usize, const M: usize>(
+    fs: &[f64; N],
+    center: f64,
+    scale: f64,
+    f: impl Fn(f64) -> f64,
+) -> (f64, f64) {
     const U: f64 = 12.0;
-    static SINH: std::sync::LazyLock<[f64; N]> = std::sync::LazyLock::new(|| {
-        std::array::from_fn(|i| (-U + 2.0 * U * i as f64 / (N - 1) as f64).sinh())
-    });
-    let mut fs = [0.0; N];
-    for (v, sh) in fs.iter_mut().zip(SINH.iter()) {
-        let y = f(center + scale * sh);
-        *v = if y.is_nan() { f64::INFINITY } else { y };
-    }
     let h = 2.0 * U / (N - 1) as f64;
-    refine::<N, 3>(&fs, -U, h, |u| center + scale * u.sinh(), &f)
+    refine::<N, M>(fs, -U, h, |u| center + scale * u.sinh(), &f)
 }
 
 /// Minimises a smooth function of one variable on `[lo, hi]`: 65 samples uniform in the

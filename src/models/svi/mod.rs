@@ -24,7 +24,7 @@ pub use params::{NaturalSvi, SviJw};
 use super::arbitrage::{
     ButterflyVerdict, CheckDomain, Coordinate, durrleman, durrleman_partials, negative_intervals,
 };
-use super::numerics::{brent, global_min, global_min_fine};
+use super::numerics::{brent, global_min_sampled};
 use super::{ParamError, SmileModel};
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +47,36 @@ pub struct Svi {
 
 /// The largest `|a|`, `b`, `|m|` and `σ` of a checked [`Svi`] (see [`Svi::new`]).
 pub const MAX_PARAM: f64 = 1e6;
+
+/// A node `u` of the grids in `u = asinh((k − m)/σ)` on which min g is searched: the values
+/// [`Svi::g_node`] reads, computed once per grid.
+struct Node {
+    sinh: f64,
+    cosh: f64,
+    tanh: f64,
+    /// `1/cosh³u`.
+    sech3: f64,
+}
+
+impl Node {
+    fn new(u: f64) -> Node {
+        let (sinh, cosh) = (u.sinh(), u.cosh());
+        Node {
+            sinh,
+            cosh,
+            tanh: u.tanh(),
+            sech3: 1.0 / (cosh * cosh * cosh),
+        }
+    }
+}
+
+/// The nodes `u = −12 + 24i/(N − 1)` of the coarse (33) and fine (129) grids of the min-g
+/// searches (`numerics::global_min_sampled`).
+static COARSE_NODES: std::sync::LazyLock<[Node; 33]> =
+    std::sync::LazyLock::new(|| std::array::from_fn(|i| Node::new(-12.0 + 24.0 * i as f64 / 32.0)));
+static FINE_NODES: std::sync::LazyLock<[Node; 129]> = std::sync::LazyLock::new(|| {
+    std::array::from_fn(|i| Node::new(-12.0 + 24.0 * i as f64 / 128.0))
+});
 
 /// The stored form of [`Svi`], checked on the way in.
 #[derive(Deserialize)]
@@ -301,9 +331,6 @@ impl Svi {
     pub(crate) fn min_g_dips(&self) -> [(f64, f64); 2] {
         const N: usize = 33;
         const U: f64 = 12.0;
-        static SINH: std::sync::LazyLock<[f64; N]> = std::sync::LazyLock::new(|| {
-            std::array::from_fn(|i| (-U + 2.0 * U * i as f64 / (N - 1) as f64).sinh())
-        });
         let g = |k: f64| {
             let (w, w1, w2) = self.w_derivs(k);
             if w > 0.0 {
@@ -314,11 +341,7 @@ impl Svi {
         };
         let at = |u: f64| self.m + self.sigma * u.sinh();
         let h = 2.0 * U / (N - 1) as f64;
-        let mut fs = [0.0; N];
-        for (v, sh) in fs.iter_mut().zip(SINH.iter()) {
-            let y = g(self.m + self.sigma * sh);
-            *v = if y.is_nan() { f64::INFINITY } else { y };
-        }
+        let fs = self.g_nodes(&COARSE_NODES);
         // Candidates: the two lowest local minima of the samples (refined), the wing limits.
         let mut cand = [(f64::NAN, f64::INFINITY); 4];
         let mut lowest = [(f64::INFINITY, 0usize); 2];
@@ -362,9 +385,9 @@ impl Svi {
             }
         };
         let (k, g) = if fine {
-            global_min_fine(self.m, self.sigma, g)
+            global_min_sampled::<129, 3>(&self.g_nodes(&FINE_NODES), self.m, self.sigma, g)
         } else {
-            global_min(self.m, self.sigma, g)
+            global_min_sampled::<33, 2>(&self.g_nodes(&COARSE_NODES), self.m, self.sigma, g)
         };
         // g tends to 1/4 − β²/16 in a wing of slope β; beyond the search range the infimum may
         // be that limit (not attained: k = ±∞).
@@ -383,20 +406,40 @@ impl Svi {
     /// `u ∈ [−8, 8]` (an upper bound of the true minimum, for steering searches; use
     /// [`Svi::min_g`] to decide).
     pub fn min_g_coarse(&self) -> f64 {
-        static SINH: std::sync::LazyLock<[f64; 17]> =
-            std::sync::LazyLock::new(|| std::array::from_fn(|i| (i as f64 - 8.0).sinh()));
-        let mut best = f64::INFINITY;
-        for sh in SINH.iter() {
-            let k = self.m + self.sigma * sh;
-            let (w, w1, w2) = self.w_derivs(k);
-            let g = if w > 0.0 {
-                durrleman(k, w, w1, w2)
+        static NODES: std::sync::LazyLock<[Node; 17]> =
+            std::sync::LazyLock::new(|| std::array::from_fn(|i| Node::new(i as f64 - 8.0)));
+        NODES
+            .iter()
+            .fold(f64::INFINITY, |best, n| best.min(self.g_node(n)))
+    }
+
+    /// [`Svi::g_node`] at every node of a grid, NaN as `+∞` (the samples of the min-g searches).
+    fn g_nodes<const N: usize>(&self, nodes: &[Node; N]) -> [f64; N] {
+        std::array::from_fn(|i| {
+            let y = self.g_node(&nodes[i]);
+            if y.is_nan() { f64::INFINITY } else { y }
+        })
+    }
+
+    /// Durrleman's `g` at `k = m + σ·sinh(u)` from the node's `sinh u`, `cosh u`, `tanh u` and
+    /// `1/cosh³u`: there `k − m = σ sinh u` and `√((k − m)² + σ²) = σ cosh u`, so
+    /// `w = a + bσ(ρ sinh u + cosh u)`, `w' = b(ρ + tanh u)`, `w'' = b/(σ cosh³u)` with no
+    /// square root or division per node ([`Svi::w_derivs`] at the same `k`, to rounding).
+    /// `−∞` where `w ≤ 0`.
+    #[inline]
+    fn g_node(&self, n: &Node) -> f64 {
+        let k = self.m + self.sigma * n.sinh;
+        let w = self.a + self.b * self.sigma * (self.rho * n.sinh + n.cosh);
+        if !(w > 0.0) {
+            return if w.is_nan() {
+                f64::NAN
             } else {
                 f64::NEG_INFINITY
             };
-            best = best.min(g);
         }
-        best
+        let w1 = self.b * (self.rho + n.tanh);
+        let w2 = self.b * n.sech3 / self.sigma;
+        durrleman(k, w, w1, w2)
     }
 
     /// Gradient of `g(k)` in the parameters at fixed `k` (at `k*` of [`Svi::min_g`] this is the
@@ -490,6 +533,33 @@ impl SmileModel for Svi {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The min-g grids read `g` at their nodes in closed form (`σ cosh u` for the square
+    /// root): the same `g` as at `k = m + σ sinh u` through `w_derivs`, to rounding, across
+    /// the whole grid (u up to ±12, k up to ±8·10⁴σ) and for a smile that goes negative.
+    #[test]
+    fn node_values_are_g_at_the_nodes() {
+        for s in [
+            Svi::new(0.02, 0.3, -0.6, 0.1, 0.15).unwrap(),
+            Svi::new(0.001, 1.2, 0.9, -0.3, 0.01).unwrap(),
+            Svi::new_unchecked(-0.05, 0.2, 0.0, 0.0, 0.1),
+        ] {
+            for (i, n) in FINE_NODES.iter().enumerate() {
+                let k = s.m + s.sigma * n.sinh;
+                let (w, w1, w2) = s.w_derivs(k);
+                let want = if w > 0.0 {
+                    durrleman(k, w, w1, w2)
+                } else {
+                    f64::NEG_INFINITY
+                };
+                let got = s.g_node(n);
+                assert!(
+                    got == want || (got - want).abs() <= 1e-9 * (1.0 + want.abs()),
+                    "node {i} (k = {k}): {got} vs {want}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn derivatives_match_finite_differences() {
