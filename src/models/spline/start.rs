@@ -122,13 +122,22 @@ fn normal_matrix(
 /// `min ½cᵀHc − fᵀc` subject to `ℓᵢ·c ≥ dᵢ`, from the unconstrained minimiser `cu = H⁻¹f`:
 /// add the most violated constraint, solve for the active set's multipliers, drop one with a
 /// negative multiplier, until none is violated (or the active set is full).
+///
+/// What does not change within a call is computed once — each row's norm and `dᵢ − ℓᵢ·cu`
+/// — and the Schur matrix `S = L H⁻¹ Lᵀ` of the active set is kept between steps (a row and a
+/// column added with a constraint, removed with it) instead of rebuilt from `p²` dot products
+/// at every step: the same entries, so the same iterates bit for bit.
 fn active_set(
     chol: &nalgebra::Cholesky<f64, nalgebra::Dyn>,
     cu: &DVector<f64>,
     rows: &[(DVector<f64>, f64)],
 ) -> DVector<f64> {
+    let norms: Vec<f64> = rows.iter().map(|(l, _)| l.norm().max(1e-300)).collect();
+    let rhs0: Vec<f64> = rows.iter().map(|(l, d)| d - l.dot(cu)).collect();
     let mut active: Vec<usize> = Vec::new();
     let mut ys: Vec<DVector<f64>> = Vec::new();
+    // schur[a][b] = ℓ_active[a] · ys[b].
+    let mut schur: Vec<Vec<f64>> = Vec::new();
     let mut c = cu.clone();
     for _ in 0..4 * MAX_ACTIVE {
         // The most violated constraint (relative to its row's size).
@@ -136,23 +145,32 @@ fn active_set(
             .iter()
             .enumerate()
             .filter(|(i, _)| !active.contains(i))
-            .map(|(i, (l, d))| (i, (d - l.dot(&c)) / l.norm().max(1e-300)))
+            .map(|(i, (l, d))| (i, (d - l.dot(&c)) / norms[i]))
             .filter(|&(_, v)| v > 1e-12)
             .max_by(|a, b| a.1.total_cmp(&b.1));
         let Some((i, _)) = worst else { break };
         if active.len() >= MAX_ACTIVE {
             break;
         }
+        let y = chol.solve(&rows[i].0);
+        for (a, row) in schur.iter_mut().enumerate() {
+            row.push(rows[active[a]].0.dot(&y));
+        }
         active.push(i);
-        ys.push(chol.solve(&rows[i].0));
+        ys.push(y);
+        schur.push(ys.iter().map(|y| rows[i].0.dot(y)).collect());
         // Multipliers of the active set: S μ = d − L cu, S = L H⁻¹ Lᵀ; drop negatives.
         loop {
             let p = active.len();
-            let s = DMatrix::from_fn(p, p, |a, b| rows[active[a]].0.dot(&ys[b]));
-            let rhs = DVector::from_fn(p, |a, _| rows[active[a]].1 - rows[active[a]].0.dot(cu));
+            let s = DMatrix::from_fn(p, p, |a, b| schur[a][b]);
+            let rhs = DVector::from_fn(p, |a, _| rhs0[active[a]]);
             let Some(mu) = s.lu().solve(&rhs) else {
                 active.pop();
                 ys.pop();
+                schur.pop();
+                for row in &mut schur {
+                    row.pop();
+                }
                 break;
             };
             if let Some(a) = (0..p)
@@ -161,6 +179,10 @@ fn active_set(
             {
                 active.remove(a);
                 ys.remove(a);
+                schur.remove(a);
+                for row in &mut schur {
+                    row.remove(a);
+                }
             } else {
                 c = cu.clone();
                 for (a, y) in ys.iter().enumerate() {
