@@ -24,9 +24,9 @@ const NM_ITERS: usize = 60;
 /// `z = √(y² + 1)` need a pass over the quotes at each `(m, σ)`: the others are polynomials in
 /// `y = (k − m)/σ`, read off moments about the weighted mean strike `k̄` computed once
 /// (`Σω(k − m)² = Σω(k − k̄)² + Σω·(k̄ − m)²`, no cancellation), and `Σωz² = Σωy² + Σω`.
-struct Linear {
+struct Linear<'a> {
     /// Log-moneyness of each quote.
-    k: Vec<f64>,
+    k: &'a [f64],
     /// Weight `ω` of each quote in variance space.
     wt: Vec<f64>,
     /// `ω·W` of each quote.
@@ -45,12 +45,12 @@ struct Linear {
     sww: f64,
 }
 
-impl Linear {
-    fn new(pts: &Points, t: f64) -> Linear {
-        let k = pts.k().to_vec();
+impl<'a> Linear<'a> {
+    fn new(pts: &'a Points, t: f64) -> Linear<'a> {
+        let k = pts.k();
         let (mut wt, mut wtw) = (Vec::with_capacity(k.len()), Vec::with_capacity(k.len()));
         let (mut s0, mut sk, mut sw, mut sww) = (0.0, 0.0, 0.0, 0.0);
-        for ((&s, &sq), &ki) in pts.mid().iter().zip(pts.sqrt_w()).zip(&k) {
+        for ((&s, &sq), &ki) in pts.mid().iter().zip(pts.sqrt_w()).zip(k) {
             let w = s * s * t;
             let o = sq * sq / (2.0 * s * t).powi(2);
             wt.push(o);
@@ -239,7 +239,7 @@ fn cholesky_3x3(n: &[[f64; 3]; 3], r: &[f64; 3]) -> Option<[f64; 3]> {
 
 /// The reduced objective of the quasi-explicit method at `(m, σ)`: the best `(a, d, c)` and
 /// its weighted sum of squares.
-fn reduced(lin: &Linear, m: f64, s: f64) -> Option<(Svi, f64)> {
+fn reduced(lin: &Linear<'_>, m: f64, s: f64) -> Option<(Svi, f64)> {
     let inv_s = 1.0 / s;
     let dm = lin.kbar - m;
     // Σωy, Σωy², ΣωyW from the moments about k̄; the z sums in one pass.
